@@ -1,0 +1,43 @@
+# Two commands set up a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test venv migrate catalog index serve bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+migrate: venv
+	$(FLASK) db upgrade
+
+catalog: migrate
+	$(FLASK) search synonyms load data/synonyms.jsonl
+	$(FLASK) catalog import data/demo_catalog.jsonl
+
+index: catalog
+	$(FLASK) search reindex
+
+demo: index
+	@echo
+	@echo "Try:  curl -s 'http://$(HOST):$(PORT)/api/v1/search?q=辣椒粉里有没有苏丹红&limit=3'"
+	@echo "      $(FLASK) search query '新装修的房子能住人了吗'"
+	@echo
+	HOST=$(HOST) PORT=$(PORT) $(FLASK) serve
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+bench: venv
+	$(BIN)/python bench/search_bench.py
+
+clean:
+	rm -rf var .pytest_cache

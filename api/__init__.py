@@ -1,0 +1,15 @@
+"""Mini-program, lab and admin JSON APIs."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from api.errors import register_error_handlers
+from api.health import health_bp
+from api.search import search_bp
+
+
+def blueprints() -> list[Blueprint]:
+    return [search_bp, health_bp]
+
+
+__all__ = ["blueprints", "register_error_handlers"]

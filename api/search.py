@@ -1,0 +1,96 @@
+"""GET /api/v1/search — the search contract of DESIGN.md."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.errors import InvalidInput
+from core.services.instrument_status import live_statuses
+from search_index.engine import SearchEngine, SearchFilters, SearchHit
+
+search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
+
+MAX_QUERY = 500
+
+
+class SearchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY)
+    limit: int = Field(default=10, ge=1, le=50)
+    city: str | None = Field(default=None, min_length=1)
+    category: str | None = Field(default=None, min_length=1)
+    max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    accreditation: str | None = Field(default=None, min_length=1)
+
+    @field_validator("q")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+def _parse(args: Any) -> SearchParams:
+    multi = [k for k in args if len(args.getlist(k)) > 1]
+    if multi:
+        raise InvalidInput(f"Give each parameter once; repeated: {', '.join(multi)}.", code="invalid_query")
+    try:
+        return SearchParams.model_validate(args.to_dict())
+    except ValidationError as exc:
+        fields = {".".join(map(str, e["loc"])) or "query": e["msg"] for e in exc.errors()}
+        first = next(iter(fields.items()))
+        message = {
+            "q": f"The search text q is required and must have 1 to {MAX_QUERY} characters.",
+            "limit": "limit must be a whole number from 1 to 50.",
+            "max_price": "max_price must be a number of yuan, 0 or more.",
+        }.get(first[0], f"{first[0]}: {first[1]}")
+        raise InvalidInput(message, code="invalid_query", details={"fields": fields}) from None
+
+
+def _check_filter_values(engine: SearchEngine, params: SearchParams) -> None:
+    loaded = engine.index()
+    unknown: dict[str, Any] = {}
+    if params.city and params.city not in loaded.cities:
+        unknown["city"] = sorted(loaded.cities)
+    if params.category and not any(c == params.category or c.startswith(params.category + "/") for c in loaded.categories):
+        unknown["category"] = sorted({c.split("/")[0] for c in loaded.categories})
+    if params.accreditation and params.accreditation.upper() not in {a.upper() for a in loaded.accreditations}:
+        unknown["accreditation"] = sorted(loaded.accreditations)
+    if unknown:
+        names = ", ".join(f"{k}={getattr(params, k)!r}" for k in unknown)
+        raise InvalidInput(
+            f"Unknown filter value: {names}. See details for the values that exist.",
+            code="unknown_filter_value",
+            details={"known": unknown},
+        )
+
+
+def _item(hit: SearchHit, status: str) -> dict[str, Any]:
+    d = hit.doc
+    return {
+        "service": {
+            "code": d.code, "name": d.name, "price_cny": d.price_cny, "price_unit": d.price_unit,
+            "turnaround_days": d.turnaround_days, "accreditations": d.accreditations,
+        },
+        "instrument": {"code": d.instrument_code, "name": d.instrument_name, "status": status},
+        "institution": {"code": d.institution_code, "name": d.institution_name, "city": d.city},
+        "score": hit.score,
+        "why": hit.why,
+    }
+
+
+@search_bp.get("/search")
+def search():  # type: ignore[no-untyped-def]
+    params = _parse(request.args)
+    engine: SearchEngine = current_app.extensions["search"]
+    _check_filter_values(engine, params)
+    filters = SearchFilters(params.city, params.category, params.max_price, params.accreditation)
+    result = engine.search(params.q, params.limit, filters)
+    statuses = live_statuses(current_app.extensions["platform"].redis, [h.doc.instrument_code for h in result.hits])
+    body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}
+    if not result.hits:
+        body["message"] = "No listing on the platform matches this need confidently yet."
+    return jsonify(body)

@@ -1,0 +1,94 @@
+"""create_app(): composes the blueprints of api/ and bot/ and the CLI groups."""
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import Flask
+
+from api import blueprints as api_blueprints
+from api import register_error_handlers
+from core.cli import catalog_cli, db_cli, users_cli
+from core.config import Settings, load_settings
+from core.db import unit_of_work
+from core.platform import Platform
+from core.services.synonyms import all_synonyms
+from search_index.builder import sync_changes
+from search_index.cli import search_cli
+from search_index.encoders import load_encoder
+from search_index.engine import SearchEngine
+from search_index.store import IndexMissing, IndexStore
+
+
+def _search_engine(platform: Platform) -> SearchEngine:
+    settings = platform.settings
+
+    def synonyms() -> dict[str, list[str]]:
+        with unit_of_work(platform.session_factory) as session:
+            return all_synonyms(session)
+
+    return SearchEngine(
+        IndexStore(settings.index_dir),
+        encoder_factory=lambda: load_encoder(settings.search_model, settings.encoder_threads),
+        synonyms_loader=synonyms,
+    )
+
+
+def _index_sync_hook(platform: Platform, engine: SearchEngine):  # type: ignore[no-untyped-def]
+    def sync() -> None:
+        try:
+            engine.store.current_manifest()
+        except IndexMissing:
+            click.echo("No search index yet: run `flask search reindex` to build it.", err=True)
+            return
+        with unit_of_work(platform.session_factory) as session:
+            report = sync_changes(session, engine.store, engine.encoder)
+        if report.version:
+            click.echo(f"Search index {report.version} now includes {report.changed} changed listings.", err=True)
+
+    return sync
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    platform = Platform(settings)
+    engine = _search_engine(platform)
+    app.extensions["platform"] = platform
+    app.extensions["search"] = engine
+    app.extensions["after_catalog_change"] = _index_sync_hook(platform, engine)
+
+    for bp in api_blueprints():
+        app.register_blueprint(bp)
+    register_error_handlers(app)
+
+    for group in (db_cli, users_cli, catalog_cli, search_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(serve)
+    return app
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Default: HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: PORT (8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Warm the search model and index, then serve HTTP (threaded)."""
+    from flask import current_app
+    from werkzeug.serving import run_simple
+
+    from core.errors import AppError
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions["platform"].settings
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app.extensions["search"].warm()
+    except AppError as exc:
+        click.echo(f"Warning: {exc.message} Search answers 503 until then.", err=True)
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Serving on http://{host}:{port}/  (search: http://{host}:{port}/api/v1/search?q=…)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -1,0 +1,185 @@
+"""Command-line groups of the domain: db, users, catalog."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from core.db import unit_of_work
+from core.errors import AppError
+from core.models import OnboardingStatus
+from core.platform import Platform
+from core.services.authz import command_line_actor
+from core.services.catalog_admin import set_institution_status, set_service_active
+from core.services.catalog_export import export_catalog
+from core.services.catalog_import import import_catalog
+from core.services.users import create_admin
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+users_cli = AppGroup("users", help="User accounts.")
+catalog_cli = AppGroup("catalog", help="Institutions, instruments and service listings.")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def platform() -> Platform:
+    return current_app.extensions["platform"]
+
+
+def after_catalog_change() -> None:
+    """Run the hook app.py installs (the search index sync) once a change is committed."""
+    hook: Callable[[], None] | None = current_app.extensions.get("after_catalog_change")
+    if hook:
+        hook()
+
+
+def fail(exc: AppError) -> None:
+    click.echo(f"Error: {exc.message}", err=True)
+    sys.exit(1)
+
+
+def alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", platform().settings.database_url.replace("%", "%%"))
+    return cfg
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from alembic import command
+
+    settings = platform().settings
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(), revision)
+    click.echo(f"Database at revision {revision}.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from alembic import command
+
+    command.downgrade(alembic_config(), revision)
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    from alembic import command
+
+    command.current(alembic_config(), verbose=False)
+
+
+@users_cli.command("create-admin")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default=None, help="Display name (default: the username).")
+def users_create_admin(username: str, password: str, display_name: str | None) -> None:
+    """Create a platform administrator."""
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            user = create_admin(session, username, password, display_name)
+    except AppError as exc:
+        fail(exc)
+    click.echo(f"Created platform admin {user.username!r} (id {user.id}).")
+
+
+@catalog_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--strict", is_flag=True, help="Write nothing if any line is bad.")
+@click.option("--dry-run", is_flag=True, help="Validate and count, then roll back.")
+def catalog_import(file: Path, strict: bool, dry_run: bool) -> None:
+    """Upsert a JSON Lines catalog by code (see DESIGN.md for the format)."""
+    size = file.stat().st_size
+    session = platform().session_factory()
+    try:
+        with file.open(encoding="utf-8-sig", errors="strict") as fh, click.progressbar(
+            length=size, label="Importing", file=sys.stderr, show_percent=True, show_eta=True
+        ) as bar:
+            try:
+                report = import_catalog(session, fh, strict=strict, progress=bar.update)
+            except UnicodeDecodeError as exc:
+                session.rollback()
+                click.echo(f"Error: {file} is not UTF-8 text ({exc.reason} at byte {exc.start}). Nothing was imported.", err=True)
+                sys.exit(1)
+        for bad in report.rejected:
+            click.echo(f"line {bad.line_no}: rejected: {bad.reason}", err=True)
+        if dry_run or (strict and report.rejected):
+            session.rollback()
+        else:
+            session.commit()
+    finally:
+        session.close()
+    prefix = "Dry run, nothing written" if dry_run else (
+        "Strict mode, nothing written" if strict and report.rejected else "Imported"
+    )
+    click.echo(f"{prefix}: {report.summary()}")
+    if not dry_run and not (strict and report.rejected) and report.changed_services:
+        after_catalog_change()
+    if report.rejected:
+        sys.exit(2 if strict else 0)
+
+
+@catalog_cli.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Default: stdout.")
+def catalog_export(output: Path | None) -> None:
+    """Write the catalog in the import format."""
+    with unit_of_work(platform().session_factory) as session:
+        out = output.open("w", encoding="utf-8") if output else sys.stdout
+        try:
+            count = 0
+            for line in export_catalog(session):
+                out.write(line + "\n")
+                count += 1
+        finally:
+            if output:
+                out.close()
+    click.echo(f"Exported {count} instruments.", err=True)
+
+
+def _toggle_service(code: str, active: bool) -> None:
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            set_service_active(session, command_line_actor(), code, active)
+    except AppError as exc:
+        fail(exc)
+    click.echo(f"Service {code} is now {'active' if active else 'inactive'}.")
+    after_catalog_change()
+
+
+@catalog_cli.command("deactivate")
+@click.argument("service_code")
+def catalog_deactivate(service_code: str) -> None:
+    """Take a service listing out of search."""
+    _toggle_service(service_code, False)
+
+
+@catalog_cli.command("activate")
+@click.argument("service_code")
+def catalog_activate(service_code: str) -> None:
+    """Put a service listing back into search."""
+    _toggle_service(service_code, True)
+
+
+@catalog_cli.command("institution-status")
+@click.argument("institution_code")
+@click.argument("status", type=click.Choice([s.value for s in OnboardingStatus]))
+def catalog_institution_status(institution_code: str, status: str) -> None:
+    """Approve or suspend an institution (only approved ones are searchable)."""
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            set_institution_status(session, command_line_actor(), institution_code, OnboardingStatus(status))
+    except AppError as exc:
+        fail(exc)
+    click.echo(f"Institution {institution_code} is now {status}.")
+    after_catalog_change()

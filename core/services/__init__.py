@@ -1,0 +1,1 @@
+"""Domain services: plain functions over an explicit session; they flush, never commit."""

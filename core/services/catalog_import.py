@@ -1,0 +1,154 @@
+"""Catalog import: upsert institutions, instruments and services by code.
+
+Each line is validated and written inside its own savepoint, so a bad line
+leaves nothing behind while good lines still go in.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from core.models import Institution, Instrument, OnboardingStatus, Service
+from core.services.index_outbox import mark_stale, services_of_institution
+from core.services.catalog_schema import CatalogLine, describe_validation_error
+
+M = TypeVar("M", Institution, Instrument, Service)
+
+
+@dataclass
+class RejectedLine:
+    line_no: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    counts: Counter[str] = field(default_factory=Counter)  # e.g. "service.created"
+    rejected: list[RejectedLine] = field(default_factory=list)
+    changed_services: set[str] = field(default_factory=set)
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def count(self, entity: str, outcome: str) -> int:
+        return self.counts[f"{entity}.{outcome}"]
+
+    def summary(self) -> str:
+        def part(entity: str) -> str:
+            return "/".join(str(self.count(entity, o)) for o in ("created", "updated", "unchanged"))
+
+        return (
+            f"{self.lines} lines: services {self.count('service', 'created')} created, "
+            f"{self.count('service', 'updated')} updated, {self.count('service', 'unchanged')} unchanged; "
+            f"instruments {part('instrument')}, institutions {part('institution')} (created/updated/unchanged); "
+            f"{len(self.rejected)} rejected"
+        )
+
+
+def _assign(obj: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+# Flags an admin may have changed: left alone on update when the line omits them.
+_KEEP_WHEN_OMITTED = ("status", "active", "open_for_sharing")
+_CREATE_DEFAULTS: dict[type, dict[str, Any]] = {Institution: {"status": OnboardingStatus.approved}}
+
+
+def _upsert(session: Session, model: type[M], data: BaseModel, extra: dict[str, Any]) -> tuple[M, str]:
+    values = data.model_dump() | extra
+    for key in _KEEP_WHEN_OMITTED:
+        if key in values and values[key] is None:
+            del values[key]
+    obj = session.scalar(select(model).where(model.code == values["code"]))
+    if obj is None:
+        obj = model(**(_CREATE_DEFAULTS.get(model, {}) | values))
+        session.add(obj)
+        return obj, "created"
+    return obj, "updated" if _assign(obj, values) else "unchanged"
+
+
+def _parse(raw: str) -> CatalogLine:
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(payload, dict):
+        raise ValueError("a line must be a JSON object with institution, instrument and services")
+    try:
+        return CatalogLine.model_validate(payload)
+    except ValidationError as exc:
+        raise ValueError(describe_validation_error(exc)) from None
+
+
+def _write_line(session: Session, line: CatalogLine, report: ImportReport) -> None:
+    institution, inst_outcome = _upsert(session, Institution, line.institution, {})
+    session.flush()
+    instrument, instr_outcome = _upsert(session, Instrument, line.instrument, {"institution_id": institution.id})
+    session.flush()
+    outcomes = [("institution", institution.code, inst_outcome), ("instrument", instrument.code, instr_outcome)]
+    touched: set[str] = set()
+    for service_in in line.services:
+        _, outcome = _upsert(session, Service, service_in, {"instrument_id": instrument.id})
+        outcomes.append(("service", service_in.code, outcome))
+        if outcome != "unchanged":
+            touched.add(service_in.code)
+    # names, city, category and status are part of every listing's index entry
+    if inst_outcome == "updated":
+        touched.update(services_of_institution(session, institution.id))
+    elif instr_outcome == "updated":
+        touched.update(session.scalars(select(Service.code).where(Service.instrument_id == instrument.id)))
+    mark_stale(session, touched - report.changed_services)
+    for entity, code, outcome in outcomes:
+        # an institution repeats on each of its instruments' lines: count it once
+        if (entity, code) not in report.seen:
+            report.seen.add((entity, code))
+            report.counts[f"{entity}.{outcome}"] += 1
+    report.changed_services |= touched
+
+
+def import_catalog(
+    session: Session,
+    lines: Iterable[str],
+    *,
+    strict: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Upsert every good line; reject bad ones with their number and reason.
+
+    With strict=True the caller must roll back when report.rejected is non-empty
+    (this function never commits).
+    """
+    report = ImportReport()
+    for line_no, raw in enumerate(lines, start=1):
+        if progress:
+            progress(len(raw.encode("utf-8")) if isinstance(raw, str) else 1)
+        if not raw.strip():
+            continue
+        report.lines += 1
+        try:
+            parsed = _parse(raw)
+        except ValueError as exc:
+            report.rejected.append(RejectedLine(line_no, str(exc)))
+            continue
+        if strict and report.rejected:
+            continue  # nothing will be written; keep validating to list every bad line
+        savepoint = session.begin_nested()
+        try:
+            _write_line(session, parsed, report)
+        except SQLAlchemyError as exc:
+            savepoint.rollback()
+            report.rejected.append(RejectedLine(line_no, f"could not be stored: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}"))
+        else:
+            savepoint.commit()
+    return report

@@ -1,0 +1,326 @@
+"""The search engine of one process: loads the current index version, follows
+new versions without a restart, and answers queries."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import faiss
+import numpy as np
+
+from core.errors import DependencyUnavailable
+from search_index.documents import IndexDoc
+from search_index.encoders import Encoder
+from search_index.scoring import Bm25, Tuning, top_k
+from search_index.segment import IndexCorrupt, Segment
+from search_index.store import IndexMissing, IndexStore, Manifest
+from search_index.synonyms import Expansion, SynonymTable
+from search_index.text import normalise, terms
+from search_index.text import words as text_words
+
+log = logging.getLogger(__name__)
+
+REBUILD_HINT = "Run `flask search reindex` to build it."
+SYNONYM_REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    city: str | None = None
+    category: str | None = None
+    max_price: float | None = None
+    accreditation: str | None = None
+
+
+@dataclass
+class SearchHit:
+    doc: IndexDoc
+    score: float
+    why: list[str]
+    lexical: float
+    cosine: float
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[SearchHit]
+    expansions: list[Expansion] = field(default_factory=list)
+    version: str = ""
+    # candidates that matched something but not confidently enough to show
+    withheld: int = 0
+
+
+@dataclass
+class QueryPlan:
+    own_words: list[str]  # the user's words, longest first
+    phrases: list[tuple[str, list[str]]]  # candidates for "why" with their terms
+    # per synonym entry that fired: the user's words it stands for, and its phrases
+    expansions: list[tuple[set[str], list[tuple[str, list[str]]]]]
+
+
+@dataclass
+class LoadedIndex:
+    manifest: Manifest
+    segments: list[Segment]
+    alive: list[np.ndarray]
+    bm25: Bm25
+    cities: frozenset[str]
+    categories: frozenset[str]
+    accreditations: frozenset[str]
+
+    @classmethod
+    def build(cls, manifest: Manifest, segments: list[Segment], tuning: Tuning) -> "LoadedIndex":
+        alive = []
+        for seg in segments:
+            dead = set(manifest.tombstones.get(seg.seg_id, []))
+            alive.append(np.array([int(i) not in dead for i in seg.ids], dtype=bool) if dead else np.ones(len(seg), bool))
+        live_docs = [d for seg, a in zip(segments, alive) for d, ok in zip(seg.docs, a) if ok]
+        return cls(
+            manifest=manifest,
+            segments=segments,
+            alive=alive,
+            bm25=Bm25(segments, alive, tuning),
+            cities=frozenset(d.city for d in live_docs if d.city),
+            categories=frozenset(d.category for d in live_docs if d.category),
+            accreditations=frozenset(a for d in live_docs for a in d.accreditations),
+        )
+
+
+class SearchEngine:
+    def __init__(
+        self,
+        store: IndexStore,
+        encoder_factory: Callable[[], Encoder],
+        synonyms_loader: Callable[[], Mapping[str, list[str]]] | None = None,
+        tuning: Tuning | None = None,
+    ):
+        self.store = store
+        self._encoder_factory = encoder_factory
+        self._encoder: Encoder | None = None
+        self._synonyms_loader = synonyms_loader
+        self._synonyms = SynonymTable({})
+        self._synonyms_at = 0.0
+        self.tuning = tuning or Tuning()
+        self._loaded: LoadedIndex | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._segment_cache: dict[str, Segment] = {}
+        self._lock = threading.Lock()
+
+    # ---- lifecycle ------------------------------------------------------
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = self._encoder_factory()
+        return self._encoder
+
+    def warm(self) -> None:
+        """Load the model and the index now rather than on the first query."""
+        self.encoder.encode(["预热"])
+        self.index()
+
+    def index(self) -> LoadedIndex:
+        """The current version, reloaded when CURRENT has changed since last look."""
+        stamp = self.store.current_stamp()
+        if self._loaded is not None and stamp == self._stamp:
+            return self._loaded
+        with self._lock:
+            stamp = self.store.current_stamp()
+            if self._loaded is None or stamp != self._stamp:
+                self._load(stamp)
+        assert self._loaded is not None
+        return self._loaded
+
+    def _load(self, stamp: tuple[int, int] | None) -> None:
+        try:
+            manifest = self.store.current_manifest()
+            if manifest.model != self.encoder.name:
+                raise IndexCorrupt(
+                    f"the index was built with the model {manifest.model!r} but SEARCH_MODEL is {self.encoder.name!r}"
+                )
+            segments = [
+                self._segment_cache.get(seg_id) or Segment.load(self.store.segments_dir, seg_id)
+                for seg_id in manifest.segments
+            ]
+        except IndexMissing:
+            raise DependencyUnavailable(
+                f"The search index has not been built yet. {REBUILD_HINT}", code="search_index_missing"
+            ) from None
+        except IndexCorrupt as exc:
+            if self._loaded is not None:
+                # keep serving the version we have rather than failing every query
+                log.error("search index version cannot be loaded, still serving %s: %s", self._loaded.manifest.version, exc)
+                self._stamp = stamp
+                return
+            raise DependencyUnavailable(
+                f"The search index cannot be read ({exc}). {REBUILD_HINT}", code="search_index_corrupt"
+            ) from None
+        self._segment_cache = {s.seg_id: s for s in segments}
+        self._loaded = LoadedIndex.build(manifest, segments, self.tuning)
+        self._stamp = stamp
+        log.info("search index %s loaded: %d listings", manifest.version, manifest.docs)
+
+    def synonyms(self) -> SynonymTable:
+        now = time.monotonic()
+        if self._synonyms_loader is not None and now - self._synonyms_at > SYNONYM_REFRESH_SECONDS:
+            self._synonyms = SynonymTable(self._synonyms_loader())
+            self._synonyms_at = now
+        return self._synonyms
+
+    # ---- querying -------------------------------------------------------
+    def search(
+        self, query: str, limit: int = 10, filters: SearchFilters | None = None, tuning: Tuning | None = None
+    ) -> SearchResult:
+        tuning = tuning or self.tuning
+        filters = filters or SearchFilters()
+        loaded = self.index()
+        norm = normalise(query)
+        expansions = self.synonyms().expand(norm)
+        qterms = self._query_terms(norm, expansions, tuning)
+        qvec = self._query_vector(query, expansions) if tuning.lexical_share < 1.0 else None
+
+        cand_docs: list[tuple[int, int]] = []  # (segment number, row)
+        lex_parts: list[np.ndarray] = []
+        cos_parts: list[np.ndarray] = []
+        for seg_no, seg in enumerate(loaded.segments):
+            mask = loaded.alive[seg_no] & self._filter_mask(seg, filters)
+            if not mask.any():
+                continue
+            lex = loaded.bm25.score(seg_no, seg, qterms) if tuning.lexical_share > 0 else np.zeros(len(seg), np.float32)
+            rows = set(top_k(lex, mask, tuning.candidates).tolist())
+            if qvec is not None:
+                rows |= self._vector_candidates(seg, qvec, mask, tuning)
+            if not rows:
+                continue
+            ordered = np.fromiter(sorted(rows), dtype=np.int64)
+            cand_docs.extend((seg_no, int(r)) for r in ordered)
+            lex_parts.append(lex[ordered])
+            cos_parts.append(
+                np.asarray(seg.vectors[ordered] @ qvec, dtype=np.float32) if qvec is not None else np.zeros(len(ordered), np.float32)
+            )
+        if not cand_docs:
+            return SearchResult(query, [], expansions, loaded.manifest.version)
+
+        lex_all = np.concatenate(lex_parts)
+        cos_all = np.concatenate(cos_parts)
+        fused = self._fuse(lex_all, cos_all, tuning)
+        order = np.argsort(-fused, kind="stable")
+        plan = self._plan(norm, expansions)
+        hits: list[SearchHit] = []
+        withheld = 0
+        for i in order:
+            seg_no, row = cand_docs[i]
+            seg = loaded.segments[seg_no]
+            why, coverage = self._why(loaded, seg, row, qterms, plan)
+            if not self._confident(float(fused[i]), float(cos_all[i]), coverage, tuning):
+                withheld += 1
+                continue
+            hits.append(SearchHit(seg.docs[row], round(float(fused[i]), 4), why, float(lex_all[i]), float(cos_all[i])))
+            if len(hits) >= limit:
+                break
+        return SearchResult(query, hits, expansions, loaded.manifest.version, withheld)
+
+    def _query_terms(self, norm: str, expansions: list[Expansion], tuning: Tuning) -> dict[str, float]:
+        weights: dict[str, float] = {}
+
+        def add(text: str, factor: float) -> None:
+            for term in terms(text):
+                w = tuning.kind_weight[term[0]] * factor
+                weights[term] = max(weights.get(term, 0.0), w)
+
+        add(norm, 1.0)
+        for exp in expansions:
+            for phrase in exp.expansions:
+                add(phrase, tuning.expansion_weight)
+        return weights
+
+    def _query_vector(self, query: str, expansions: list[Expansion]) -> np.ndarray:
+        texts = [query]
+        if expansions:
+            texts.append(query + " " + " ".join(p for e in expansions for p in e.expansions[:4]))
+        vecs = self.encoder.encode(texts)
+        v = vecs.sum(axis=0)
+        return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
+
+    @staticmethod
+    def _plan(norm: str, expansions: list[Expansion]) -> "QueryPlan":
+        own = sorted(set(text_words(norm)), key=len, reverse=True)
+        shown = [w for w in own if len(w) > 1 or len(norm.strip()) == 1]
+        phrases = [(w, [f"w:{w}"]) for w in shown]
+        groups: list[tuple[set[str], list[tuple[str, list[str]]]]] = []
+        for e in expansions:
+            group = [(p, [f"w:{w}" for w in text_words(normalise(p))]) for p in e.expansions]
+            phrases.extend(group)
+            # a matched synonym covers the user's words it stands for (瘦肉精 covers 瘦肉, 瘦肉精)
+            groups.append(({w for w in own if w in e.term or e.term in w}, group))
+        return QueryPlan(own, phrases, groups)
+
+    @staticmethod
+    def _filter_mask(seg: Segment, f: SearchFilters) -> np.ndarray:
+        mask = np.ones(len(seg), dtype=bool)
+        if f.city:
+            mask &= seg.city == f.city
+        if f.max_price is not None:
+            mask &= seg.price <= f.max_price
+        if f.category:
+            mask &= np.array([c == f.category or c.startswith(f.category + "/") for c in seg.category], dtype=bool)
+        if f.accreditation:
+            want = f.accreditation.upper()
+            mask &= np.array([want in (a.upper() for a in d.accreditations) for d in seg.docs], dtype=bool)
+        return mask
+
+    @staticmethod
+    def _vector_candidates(seg: Segment, qvec: np.ndarray, mask: np.ndarray, tuning: Tuning) -> set[int]:
+        k = min(tuning.candidates, len(seg))
+        selector = None
+        if not mask.all():
+            bitmap = np.packbits(mask, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bitmap))
+        if isinstance(seg.vindex, faiss.IndexIVF):
+            params: faiss.SearchParameters = faiss.SearchParametersIVF(nprobe=tuning.nprobe, sel=selector)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        _, ids = seg.vindex.search(qvec[None, :], k, params=params)
+        return {int(i) for i in ids[0] if i >= 0}
+
+    @staticmethod
+    def _fuse(lex: np.ndarray, cos: np.ndarray, tuning: Tuning) -> np.ndarray:
+        top_lex = float(lex.max())
+        lex_norm = lex / top_lex if top_lex > 0 else lex
+        cos_norm = np.clip(cos, 0.0, 1.0)
+        top_cos = float(cos_norm.max())
+        cos_norm = cos_norm / top_cos if top_cos > 0 else cos_norm
+        # scale by the best absolute cosine so a query that matches nothing well scores low
+        a = tuning.lexical_share
+        return a * lex_norm + (1 - a) * cos_norm * min(1.0, top_cos / 0.6)
+
+    @staticmethod
+    def _why(loaded: LoadedIndex, seg: Segment, row: int, qterms: dict[str, float], plan: "QueryPlan") -> tuple[list[str], float]:
+        """Words of the query and synonym phrases found in the listing, and the
+        share of the query's meaning (IDF-weighted own words) the listing covers."""
+        matched = {t for t in qterms if t.startswith("w:") and Bm25.contains(seg, row, t)}
+        why: list[str] = []
+        for phrase, words in plan.phrases:
+            # the user's own word wins over a longer synonym that contains it
+            if words and all(w in matched for w in words) and not any(phrase in w or w in phrase for w in why):
+                why.append(phrase)
+        covered = set()
+        for word in plan.own_words:
+            if f"w:{word}" in matched:
+                covered.add(word)
+        for stands_for, group in plan.expansions:
+            if any(ws and all(w in matched for w in ws) for _, ws in group):
+                covered.update(stands_for)
+        total = sum(loaded.bm25.idf(f"w:{w}") for w in plan.own_words)
+        share = sum(loaded.bm25.idf(f"w:{w}") for w in covered) / total if total else 0.0
+        return why[:5], share
+
+    @staticmethod
+    def _confident(score: float, cosine: float, coverage: float, tuning: Tuning) -> bool:
+        if score < tuning.min_score:
+            return False
+        return cosine >= tuning.min_cosine or coverage >= tuning.min_coverage

@@ -1,0 +1,81 @@
+"""Scoring over loaded segments: BM25 with global statistics, cosine, fusion."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from search_index.segment import Segment
+
+
+@dataclass(frozen=True)
+class Tuning:
+    k1: float = 1.2
+    b: float = 0.5
+    # weight of a query term by kind: words carry meaning, character grams catch typos
+    kind_weight: dict[str, float] = field(default_factory=lambda: {"w": 1.0, "b": 0.3, "u": 0.08})
+    expansion_weight: float = 0.8
+    lexical_share: float = 0.55  # 1.0 = lexical only, 0.0 = vector only
+    candidates: int = 200
+    nprobe: int = 32
+    # a hit is confident when its meaning is close or it matches a telling word
+    min_cosine: float = 0.45
+    min_coverage: float = 0.5
+    min_score: float = 0.25
+
+
+class Bm25:
+    """Per-segment saturated term frequencies and global IDF, recomputed on load."""
+
+    def __init__(self, segments: list[Segment], alive: list[np.ndarray], tuning: Tuning):
+        live_docs = sum(int(a.sum()) for a in alive) or 1
+        total_len = sum(float(s.doc_len[a].sum()) for s, a in zip(segments, alive))
+        avgdl = total_len / live_docs if total_len else 1.0
+        df: dict[str, int] = {}
+        for seg in segments:
+            for term, count in seg.document_frequencies().items():
+                df[term] = df.get(term, 0) + count
+        self.n = live_docs
+        self.df = df
+        self.weights: list[sparse.csc_matrix] = []
+        k1, b = tuning.k1, tuning.b
+        for seg in segments:
+            w = seg.tf.copy().astype(np.float32)
+            rows = w.indices
+            norm = k1 * (1.0 - b + b * seg.doc_len[rows] / avgdl)
+            w.data = w.data * (k1 + 1.0) / (w.data + norm)
+            self.weights.append(w)
+
+    def idf(self, term: str) -> float:
+        df = self.df.get(term, 0)
+        return float(np.log(1.0 + (self.n - df + 0.5) / (df + 0.5)))
+
+    def score(self, seg_no: int, seg: Segment, query: dict[str, float]) -> np.ndarray:
+        scores = np.zeros(len(seg), dtype=np.float32)
+        w = self.weights[seg_no]
+        for term, qw in query.items():
+            col = seg.vocab.get(term)
+            if col is None:
+                continue
+            start, end = w.indptr[col], w.indptr[col + 1]
+            scores[w.indices[start:end]] += qw * self.idf(term) * w.data[start:end]
+        return scores
+
+    @staticmethod
+    def contains(seg: Segment, row: int, term: str) -> bool:
+        col = seg.vocab.get(term)
+        if col is None:
+            return False
+        start, end = seg.tf.indptr[col], seg.tf.indptr[col + 1]
+        rows = seg.tf.indices[start:end]
+        i = np.searchsorted(rows, row)
+        return bool(i < len(rows) and rows[i] == row)
+
+
+def top_k(scores: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k highest positive scores among the masked rows."""
+    eligible = np.flatnonzero(mask & (scores > 0))
+    if len(eligible) > k:
+        eligible = eligible[np.argpartition(-scores[eligible], k - 1)[:k]]
+    return eligible

@@ -1,0 +1,101 @@
+import pytest
+from flask import Flask
+
+from core.services.instrument_status import STATUS_KEY
+
+
+def _get(app: Flask, **params: object):  # type: ignore[no-untyped-def]
+    return app.test_client().get("/api/v1/search", query_string=params)
+
+
+def test_search_answers_the_documented_shape(shared_catalog_app: Flask) -> None:
+    resp = _get(shared_catalog_app, q="辣椒粉里有没有苏丹红", limit=3)
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["query"] == "辣椒粉里有没有苏丹红"
+    first = body["items"][0]
+    assert first["service"]["code"] in {"T-CQ-S001", "T-HZ-S001"}
+    assert {"code", "name", "price_cny", "turnaround_days"} <= set(first["service"])
+    assert set(first["instrument"]) == {"code", "name", "status"}
+    assert set(first["institution"]) == {"code", "name", "city"}
+    assert 0 < first["score"] <= 1 and "苏丹红" in first["why"]
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert "苏丹红" in resp.get_data(as_text=True)  # UTF-8, not \\u escapes
+
+
+def test_filters_through_the_api(shared_catalog_app: Flask) -> None:
+    body = _get(shared_catalog_app, q="苏丹红", city="杭州").get_json()
+    assert [i["institution"]["city"] for i in body["items"]] == ["杭州"]
+    body = _get(shared_catalog_app, q="苏丹红", max_price="280").get_json()
+    assert all(i["service"]["price_cny"] <= 280 for i in body["items"]) and body["items"]
+
+
+def test_live_status_comes_from_redis(shared_catalog_app: Flask) -> None:
+    redis = shared_catalog_app.extensions["platform"].redis
+    redis.delete(STATUS_KEY)
+    item = _get(shared_catalog_app, q="晶型", limit=1).get_json()["items"][0]
+    assert item["instrument"]["status"] == "unknown"
+    redis.hset(STATUS_KEY, item["instrument"]["code"], "in_use")
+    try:
+        item = _get(shared_catalog_app, q="晶型", limit=1).get_json()["items"][0]
+        assert item["instrument"]["status"] == "in_use"
+    finally:
+        redis.delete(STATUS_KEY)
+
+
+def test_no_confident_match_is_an_empty_list_with_a_message(shared_catalog_app: Flask) -> None:
+    body = _get(shared_catalog_app, q="帮我修一下空调").get_json()
+    assert body["items"] == [] and "No listing" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({}, "q"),
+        ({"q": "   "}, "q"),
+        ({"q": "苏" * 501}, "q"),
+        ({"q": "苏丹红", "limit": 0}, "limit"),
+        ({"q": "苏丹红", "limit": 51}, "limit"),
+        ({"q": "苏丹红", "limit": "ten"}, "limit"),
+        ({"q": "苏丹红", "max_price": -1}, "max_price"),
+        ({"q": "苏丹红", "max_price": "nan"}, "max_price"),
+        ({"q": "苏丹红", "colour": "red"}, "colour"),
+    ],
+)
+def test_bad_input_is_a_400_in_the_error_shape(shared_catalog_app: Flask, params: dict, field: str) -> None:
+    resp = _get(shared_catalog_app, **params)
+    assert resp.status_code == 400
+    err = resp.get_json()["error"]
+    assert err["code"] == "invalid_query" and err["message"]
+    assert field in err["details"]["fields"]
+
+
+def test_unknown_filter_values_are_named(shared_catalog_app: Flask) -> None:
+    resp = _get(shared_catalog_app, q="苏丹红", city="火星")
+    assert resp.status_code == 400
+    err = resp.get_json()["error"]
+    assert err["code"] == "unknown_filter_value" and "火星" in err["message"]
+    assert "杭州" in err["details"]["known"]["city"]
+    assert _get(shared_catalog_app, q="苏丹红", category="不存在的类别").status_code == 400
+    assert _get(shared_catalog_app, q="苏丹红", accreditation="ISO17025X").status_code == 400
+
+
+def test_missing_index_is_a_503_with_a_hint(app: Flask) -> None:
+    resp = _get(app, q="苏丹红")
+    assert resp.status_code == 503
+    err = resp.get_json()["error"]
+    assert err["code"] == "search_index_missing" and "flask search reindex" in err["message"]
+
+
+def test_unknown_route_is_json_not_html(app: Flask) -> None:
+    resp = app.test_client().get("/api/v1/nothing-here")
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "not_found"
+
+
+def test_health_reports_each_dependency(shared_catalog_app: Flask, app: Flask) -> None:
+    ok = shared_catalog_app.test_client().get("/healthz")
+    assert ok.status_code == 200
+    assert ok.get_json()["checks"]["database"] == "ok" and ok.get_json()["checks"]["redis"] == "ok"
+    degraded = app.test_client().get("/healthz")
+    assert degraded.status_code == 503 and "reindex" in degraded.get_json()["checks"]["search_index"]

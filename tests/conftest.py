@@ -1,0 +1,97 @@
+"""Fixtures: a fresh database per app (SQLite, or PostgreSQL when
+TEST_DATABASE_URL is set), real Redis (embedded unless REDIS_URL is set)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from core.config import load_settings
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+MINI_CATALOG = DATA / "mini_catalog.jsonl"
+SYNONYMS = ROOT / "data" / "synonyms.jsonl"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(load_settings({"DATABASE_URL": url}).database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def build_app(data_dir: Path, **env: str) -> Flask:
+    environ = {"DATA_DIR": str(data_dir)}
+    if os.environ.get("TEST_DATABASE_URL"):
+        environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+        _reset_postgres(environ["DATABASE_URL"])
+    if os.environ.get("REDIS_URL"):
+        environ["REDIS_URL"] = os.environ["REDIS_URL"]
+    environ.update(env)
+    app = create_app(load_settings(environ))
+    app.config["TESTING"] = True
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+def cli(app: Flask, *args: str) -> "CliResult":
+    runner: FlaskCliRunner = app.test_cli_runner()
+    result = runner.invoke(args=list(args))
+    return CliResult(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str, stderr: str, exception: BaseException | None):
+        self.exit_code, self.stdout, self.stderr, self.exception = exit_code, stdout, stderr, exception
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    application = build_app(tmp_path)
+    yield application
+    application.extensions["platform"].close()
+
+
+@pytest.fixture
+def catalog_app(app: Flask) -> Flask:
+    """A fresh app with the mini catalog and the synonym dictionary indexed."""
+    assert cli(app, "search", "synonyms", "load", str(SYNONYMS)).exit_code == 0
+    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "search", "reindex").exit_code == 0
+    return app
+
+
+@pytest.fixture(scope="module")
+def shared_catalog_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """Like catalog_app but built once per module, for tests that only read."""
+    application = build_app(tmp_path_factory.mktemp("shared"))
+    assert cli(application, "search", "synonyms", "load", str(SYNONYMS)).exit_code == 0
+    assert cli(application, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(application, "search", "reindex").exit_code == 0
+    yield application
+    application.extensions["platform"].close()
+
+
+@pytest.fixture
+def write_lines(tmp_path: Path) -> Callable[..., Path]:
+    counter = iter(range(10_000))
+
+    def write(*lines: str) -> Path:
+        path = tmp_path / f"input-{next(counter)}.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    return write
