@@ -5,6 +5,7 @@ import logging
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from api import blueprints as api_blueprints
 from api import register_error_handlers
@@ -18,6 +19,7 @@ from search_index.cli import search_cli
 from search_index.encoders import load_encoder
 from search_index.engine import SearchEngine
 from search_index.store import IndexMissing, IndexStore
+from workers.cli import worker
 
 
 def _search_engine(platform: Platform) -> SearchEngine:
@@ -69,10 +71,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     for group in (db_cli, users_cli, catalog_cli, search_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
+    app.cli.add_command(worker)
     return app
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default=None, help="Default: HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: PORT (8000).")
 def serve(host: str | None, port: int | None) -> None:
