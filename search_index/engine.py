@@ -15,6 +15,7 @@ import numpy as np
 from core.errors import DependencyUnavailable
 from search_index.documents import IndexDoc
 from search_index.encoders import Encoder
+from search_index.intent import out_of_scope
 from search_index.scoring import Bm25, Tuning, top_k
 from search_index.segment import IndexCorrupt, Segment
 from search_index.store import IndexMissing, IndexStore, Manifest
@@ -61,6 +62,7 @@ class QueryPlan:
     phrases: list[tuple[str, list[str]]]  # candidates for "why" with their terms
     # per synonym entry that fired: the user's words it stands for, and its phrases
     expansions: list[tuple[set[str], list[tuple[str, list[str]]]]]
+    out_of_scope: bool = False
 
 
 @dataclass
@@ -208,21 +210,24 @@ class SearchEngine:
         lex_all = np.concatenate(lex_parts)
         cos_all = np.concatenate(cos_parts)
         fused = self._fuse(lex_all, cos_all, tuning)
-        order = np.argsort(-fused, kind="stable")
-        plan = self._plan(norm, expansions)
-        hits: list[SearchHit] = []
-        withheld = 0
+        order = np.argsort(-fused, kind="stable")[: max(limit, tuning.confidence_depth)]
+        plan = self._plan(norm, expansions, loaded)
+        scored = []
         for i in order:
             seg_no, row = cand_docs[i]
-            seg = loaded.segments[seg_no]
-            why, coverage = self._why(loaded, seg, row, qterms, plan)
-            if not self._confident(float(fused[i]), float(cos_all[i]), coverage, tuning):
-                withheld += 1
-                continue
-            hits.append(SearchHit(seg.docs[row], round(float(fused[i]), 4), why, float(lex_all[i]), float(cos_all[i])))
-            if len(hits) >= limit:
+            why, coverage = self._why(loaded, loaded.segments[seg_no], row, qterms, plan)
+            scored.append((i, why, coverage))
+        top = scored[: tuning.confidence_depth]
+        if plan.out_of_scope or not any(self._confident(float(cos_all[i]), cov, tuning) for i, _, cov in top):
+            return SearchResult(query, [], expansions, loaded.manifest.version, withheld=len(scored))
+        best = float(fused[order[0]])
+        hits = []
+        for i, why, _ in scored[:limit]:
+            if fused[i] < tuning.relative_cutoff * best:
                 break
-        return SearchResult(query, hits, expansions, loaded.manifest.version, withheld)
+            seg_no, row = cand_docs[i]
+            hits.append(SearchHit(loaded.segments[seg_no].docs[row], round(float(fused[i]), 4), why, float(lex_all[i]), float(cos_all[i])))
+        return SearchResult(query, hits, expansions, loaded.manifest.version)
 
     def _query_terms(self, norm: str, expansions: list[Expansion], tuning: Tuning) -> dict[str, float]:
         weights: dict[str, float] = {}
@@ -247,7 +252,7 @@ class SearchEngine:
         return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
 
     @staticmethod
-    def _plan(norm: str, expansions: list[Expansion]) -> "QueryPlan":
+    def _plan(norm: str, expansions: list[Expansion], loaded: LoadedIndex) -> "QueryPlan":
         own = sorted(set(text_words(norm)), key=len, reverse=True)
         shown = [w for w in own if len(w) > 1 or len(norm.strip()) == 1]
         phrases = [(w, [f"w:{w}"]) for w in shown]
@@ -257,7 +262,7 @@ class SearchEngine:
             phrases.extend(group)
             # a matched synonym covers the user's words it stands for (瘦肉精 covers 瘦肉, 瘦肉精)
             groups.append(({w for w in own if w in e.term or e.term in w}, group))
-        return QueryPlan(own, phrases, groups)
+        return QueryPlan(own, phrases, groups, out_of_scope(norm, loaded.bm25.df))
 
     @staticmethod
     def _filter_mask(seg: Segment, f: SearchFilters) -> np.ndarray:
@@ -315,12 +320,19 @@ class SearchEngine:
         for stands_for, group in plan.expansions:
             if any(ws and all(w in matched for w in ws) for _, ws in group):
                 covered.update(stands_for)
-        total = sum(loaded.bm25.idf(f"w:{w}") for w in plan.own_words)
+        # words no listing contains and no synonym explains (喝, 直接) cannot be
+        # covered by anything: leave them out of the total
+        counted = [w for w in plan.own_words if w in covered or loaded.bm25.df.get(f"w:{w}")]
+        total = sum(loaded.bm25.idf(f"w:{w}") for w in counted)
         share = sum(loaded.bm25.idf(f"w:{w}") for w in covered) / total if total else 0.0
         return why[:5], share
 
     @staticmethod
-    def _confident(score: float, cosine: float, coverage: float, tuning: Tuning) -> bool:
-        if score < tuning.min_score:
-            return False
-        return cosine >= tuning.min_cosine or coverage >= tuning.min_coverage
+    def _confident(cosine: float, coverage: float, tuning: Tuning) -> bool:
+        """Is this candidate a real answer? Either side may vouch for it alone, or
+        both together at lower levels."""
+        return (
+            coverage >= tuning.min_coverage
+            or cosine >= tuning.min_cosine
+            or (coverage >= tuning.joint_coverage and cosine >= tuning.joint_cosine)
+        )

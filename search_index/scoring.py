@@ -15,14 +15,19 @@ class Tuning:
     b: float = 0.5
     # weight of a query term by kind: words carry meaning, character grams catch typos
     kind_weight: dict[str, float] = field(default_factory=lambda: {"w": 1.0, "b": 0.3, "u": 0.08})
-    expansion_weight: float = 0.8
-    lexical_share: float = 0.55  # 1.0 = lexical only, 0.0 = vector only
+    expansion_weight: float = 0.5
+    lexical_share: float = 0.4  # 1.0 = lexical only, 0.0 = vector only
     candidates: int = 200
     nprobe: int = 32
-    # a hit is confident when its meaning is close or it matches a telling word
-    min_cosine: float = 0.45
+    # A query has an answer when one of its best candidates covers the user's
+    # words (IDF-weighted share, synonyms included) or is close in meaning.
+    confidence_depth: int = 5
     min_coverage: float = 0.5
-    min_score: float = 0.25
+    min_cosine: float = 0.45
+    joint_coverage: float = 0.25
+    joint_cosine: float = 0.35
+    # below this share of the best fused score a hit is noise, not a recommendation
+    relative_cutoff: float = 0.3
 
 
 class Bm25:

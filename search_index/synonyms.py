@@ -23,8 +23,8 @@ class SynonymTable:
             key = normalise(term).strip()
             if not key:
                 continue
-            # a Latin term must match a whole word: "sem" is not in "semiconductor"
-            pattern = re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])") if _ASCII_RE.match(key) else None
+            # a Latin term must match a whole word ("sem" is not in "semiconductor"), plurals too
+            pattern = re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?:e?s)?(?![a-z0-9])") if _ASCII_RE.match(key) else None
             self._entries.append((key, tuple(e for e in expansions if e.strip()), pattern))
         # longest first, so 室内空气 wins over 空气 when both are entries
         self._entries.sort(key=lambda e: -len(e[0]))
