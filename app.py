@@ -16,7 +16,7 @@ from core.platform import Platform
 from core.services.synonyms import all_synonyms
 from search_index.builder import sync_changes
 from search_index.cli import search_cli
-from search_index.encoders import load_encoder
+from search_index.encoders import load_encoder, pin_threads
 from search_index.engine import SearchEngine
 from search_index.store import IndexMissing, IndexStore
 from workers.cli import worker
@@ -24,6 +24,7 @@ from workers.cli import worker
 
 def _search_engine(platform: Platform) -> SearchEngine:
     settings = platform.settings
+    pin_threads(settings.encoder_threads)
 
     def synonyms() -> dict[str, list[str]]:
         with unit_of_work(platform.session_factory) as session:

@@ -8,11 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.errors import InvalidInput
 from core.services.instrument_status import live_statuses
-from search_index.engine import SearchEngine, SearchFilters, SearchHit
+from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters, SearchHit
 
 search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
-MAX_QUERY = 500
+MAX_QUERY = MAX_QUERY_CHARS
 
 
 class SearchParams(BaseModel):

@@ -79,6 +79,15 @@ def _resolve_model_path(name_or_path: str) -> str:
     return str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().exists() else name_or_path
 
 
+def pin_threads(threads: int) -> None:
+    """Limit BLAS and FAISS to `threads` per process, for the whole process."""
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    faiss.omp_set_num_threads(threads)
+    threadpool_limits(limits=threads)
+
+
 _cache: dict[tuple[str, int], Encoder] = {}
 _cache_lock = threading.Lock()
 

@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 import faiss
 import numpy as np
 
-from core.errors import DependencyUnavailable
+from core.errors import DependencyUnavailable, InvalidInput
 from search_index.documents import IndexDoc
 from search_index.encoders import Encoder
 from search_index.intent import out_of_scope
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 REBUILD_HINT = "Run `flask search reindex` to build it."
 SYNONYM_REFRESH_SECONDS = 5.0
+MAX_QUERY_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,10 @@ class SearchEngine:
     def search(
         self, query: str, limit: int = 10, filters: SearchFilters | None = None, tuning: Tuning | None = None
     ) -> SearchResult:
+        if not query or not query.strip():
+            raise InvalidInput("Say what you need tested: the search text is empty.", code="invalid_query")
+        if len(query) > MAX_QUERY_CHARS:
+            raise InvalidInput(f"The search text is longer than {MAX_QUERY_CHARS} characters.", code="invalid_query")
         tuning = tuning or self.tuning
         filters = filters or SearchFilters()
         loaded = self.index()

@@ -28,11 +28,12 @@ def test_only_platform_admins_edit_synonyms(app: Flask) -> None:
         s.add(user)
         s.flush()
         with pytest.raises(Forbidden):
-            put_synonym(s, user, "瘦肉精", ["克伦特罗"])
-        assert all_synonyms(s) == {}
+            put_synonym(s, user, "瘦肉精", ["猪肉"])
+        assert all_synonyms(s)["瘦肉精"][0] == "克伦特罗"
 
 
 def test_synonym_commands_set_list_remove(app: Flask, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cli(app, "search", "synonyms", "remove", "塑化剂")
     assert cli(app, "search", "synonyms", "set", "塑化剂", "邻苯二甲酸酯", "DEHP").exit_code == 0
     listing = cli(app, "search", "synonyms", "list").stdout
     assert '"term": "塑化剂", "expansions": ["邻苯二甲酸酯", "DEHP"]' in listing
@@ -41,7 +42,14 @@ def test_synonym_commands_set_list_remove(app: Flask, tmp_path) -> None:  # type
     assert missing.exit_code == 1 and "No synonym" in missing.stderr
 
     bad = tmp_path / "syn.jsonl"
-    bad.write_text('{"term": "甲荃", "expansions": ["甲醛"]}\n{"term": "", "expansions": ["x"]}\nnope\n', "utf-8")
+    bad.write_text('{"term": "甲荃醛", "expansions": ["甲醛"]}\n{"term": "", "expansions": ["x"]}\nnope\n', "utf-8")
     result = cli(app, "search", "synonyms", "load", str(bad))
     assert "Loaded 1 synonyms, 2 rejected." in result.stdout
     assert "line 2: rejected" in result.stderr and "line 3: rejected" in result.stderr
+
+
+def test_a_fresh_database_has_the_starting_dictionary(app: Flask) -> None:
+    with unit_of_work(app.extensions["platform"].session_factory) as s:
+        dictionary = all_synonyms(s)
+    assert len(dictionary) >= 300
+    assert "克伦特罗" in dictionary["瘦肉精"]

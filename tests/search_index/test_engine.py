@@ -44,3 +44,13 @@ def test_inactive_services_and_unapproved_institutions_are_never_found(shared_ca
 def test_a_need_nothing_meets_gets_no_confident_hit(shared_catalog_app: Flask) -> None:
     result = _engine(shared_catalog_app).search("帮我修一下空调", 5)
     assert result.hits == []
+
+
+def test_empty_or_huge_queries_are_refused(shared_catalog_app: Flask) -> None:
+    import pytest
+
+    from core.errors import InvalidInput
+
+    for bad in ("", "   ", "苏" * 501):
+        with pytest.raises(InvalidInput):
+            _engine(shared_catalog_app).search(bad)
