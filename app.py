@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from api import blueprints as api_blueprints
 from api import register_error_handlers
+from api.middleware import Utf8QueryString
 from core.cli import catalog_cli, db_cli, users_cli
 from core.config import Settings, load_settings
 from core.db import unit_of_work
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for bp in api_blueprints():
         app.register_blueprint(bp)
     register_error_handlers(app)
+    app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
 
     for group in (db_cli, users_cli, catalog_cli, search_cli):
         app.cli.add_command(group)
