@@ -72,6 +72,7 @@ class LoadedIndex:
     segments: list[Segment]
     alive: list[np.ndarray]
     bm25: Bm25
+    live_docs: int
     cities: frozenset[str]
     categories: frozenset[str]
     accreditations: frozenset[str]
@@ -88,6 +89,7 @@ class LoadedIndex:
             segments=segments,
             alive=alive,
             bm25=Bm25(segments, alive, tuning),
+            live_docs=len(live_docs),
             cities=frozenset(d.city for d in live_docs if d.city),
             categories=frozenset(d.category for d in live_docs if d.category),
             accreditations=frozenset(a for d in live_docs for a in d.accreditations),
@@ -165,7 +167,7 @@ class SearchEngine:
         self._segment_cache = {s.seg_id: s for s in segments}
         self._loaded = LoadedIndex.build(manifest, segments, self.tuning)
         self._stamp = stamp
-        log.info("search index %s loaded: %d listings", manifest.version, manifest.docs)
+        log.info("search index %s loaded: %d listings", manifest.version, self._loaded.live_docs)
 
     def synonyms(self) -> SynonymTable:
         now = time.monotonic()
@@ -277,10 +279,9 @@ class SearchEngine:
         if f.max_price is not None:
             mask &= seg.price <= f.max_price
         if f.category:
-            mask &= np.array([c == f.category or c.startswith(f.category + "/") for c in seg.category], dtype=bool)
+            mask &= seg.category_mask(f.category)
         if f.accreditation:
-            want = f.accreditation.upper()
-            mask &= np.array([want in (a.upper() for a in d.accreditations) for d in seg.docs], dtype=bool)
+            mask &= seg.accreditation_mask(f.accreditation)
         return mask
 
     @staticmethod

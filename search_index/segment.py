@@ -68,6 +68,7 @@ class Segment:
     city: np.ndarray = field(init=False)
     category: np.ndarray = field(init=False)
     rows_by_id: dict[int, int] = field(init=False)
+    _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tf.sort_indices()  # Bm25.contains bisects each column
@@ -80,6 +81,22 @@ class Segment:
 
     def __len__(self) -> int:
         return len(self.docs)
+
+    # Filter masks are computed once per value: there are few categories and
+    # accreditations, and a Python loop over 200k listings per query is not free.
+    def category_mask(self, category: str) -> np.ndarray:
+        key = ("category", category)
+        if key not in self._masks:
+            prefix = category + "/"
+            self._masks[key] = np.array([c == category or c.startswith(prefix) for c in self.category], dtype=bool)
+        return self._masks[key]
+
+    def accreditation_mask(self, accreditation: str) -> np.ndarray:
+        want = accreditation.upper()
+        key = ("accreditation", want)
+        if key not in self._masks:
+            self._masks[key] = np.array([want in {a.upper() for a in d.accreditations} for d in self.docs], dtype=bool)
+        return self._masks[key]
 
     def document_frequencies(self) -> dict[str, int]:
         df = np.diff(self.tf.indptr)
