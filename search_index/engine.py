@@ -335,10 +335,5 @@ class SearchEngine:
 
     @staticmethod
     def _confident(cosine: float, coverage: float, tuning: Tuning) -> bool:
-        """Is this candidate a real answer? Either side may vouch for it alone, or
-        both together at lower levels."""
-        return (
-            coverage >= tuning.min_coverage
-            or cosine >= tuning.min_cosine
-            or (coverage >= tuning.joint_coverage and cosine >= tuning.joint_cosine)
-        )
+        """Is this candidate a real answer? Either side may vouch for it."""
+        return coverage >= tuning.min_coverage or cosine >= tuning.min_cosine

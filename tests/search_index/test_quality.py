@@ -10,6 +10,8 @@ from tests.conftest import DATA, ROOT, SYNONYMS, build_app, cli
 
 DEMO_CATALOG = ROOT / "data" / "demo_catalog.jsonl"
 DEV_SET = DATA / "search_dev.jsonl"
+# written from a separate brief, without sight of the code, dictionary or demo data
+BLIND = DATA / "blind"
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,9 @@ def test_hybrid_beats_both_single_modes_on_the_development_set(demo_app: Flask) 
     lexical, vector, hybrid = evaluate(demo_app.extensions["search"], queries)
     assert hybrid.hit_at_3 >= 0.9 and hybrid.mrr >= 0.85
     assert hybrid.mrr > lexical.mrr and hybrid.mrr > vector.mrr
-    # most needs nobody on the platform meets get no confident answer
-    assert hybrid.silent >= hybrid.unanswerable / 2
+    # a good share of the needs nobody on the platform meets get no answer at all
+    # (the gate favours recall: a missed real answer costs a user more)
+    assert hybrid.silent >= 0.4 * hybrid.unanswerable
 
 
 def test_evaluate_command_prints_the_three_modes_and_the_misses(demo_app: Flask, tmp_path: Path) -> None:
@@ -60,3 +63,16 @@ def test_evaluate_command_prints_the_three_modes_and_the_misses(demo_app: Flask,
     bad.write_text('{"expected": []}\n', "utf-8")
     result = cli(demo_app, "search", "evaluate", str(bad))
     assert result.exit_code == 1 and "line 1" in result.stderr
+
+
+def test_a_catalog_written_blind_to_the_method_is_searched_as_well(tmp_path: Path) -> None:
+    app = build_app(tmp_path)  # the migration seeds the dictionary: no load step here
+    try:
+        assert cli(app, "catalog", "import", "--strict", str(BLIND / "catalog.jsonl")).exit_code == 0
+        assert cli(app, "search", "reindex").exit_code == 0
+        queries = read_queries((BLIND / "queries.jsonl").read_text("utf-8").splitlines())
+        lexical, vector, hybrid = evaluate(app.extensions["search"], queries)
+        assert hybrid.hit_at_3 >= 0.9 and hybrid.mrr >= 0.8
+        assert hybrid.mrr > max(lexical.mrr, vector.mrr)
+    finally:
+        app.extensions["platform"].close()
