@@ -19,6 +19,7 @@ class Settings:
     port: int = 8000
     search_model: str = DEFAULT_SEARCH_MODEL
     encoder_threads: int = 1
+    build_workers: int = 1  # processes that encode during a full index build
     payment_provider: str = "sandbox"
     wechat: Mapping[str, str] = field(default_factory=dict)
     secret_key: str = "dev-only-secret"
@@ -71,6 +72,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=int(env.get("PORT") or 8000),
         search_model=env.get("SEARCH_MODEL") or DEFAULT_SEARCH_MODEL,
         encoder_threads=max(1, int(env.get("ENCODER_THREADS") or 1)),
+        build_workers=max(1, int(env.get("INDEX_BUILD_WORKERS") or os.cpu_count() or 1)),
         payment_provider=env.get("PAYMENT_PROVIDER") or "sandbox",
         wechat={k: env[k] for k in _WECHAT_KEYS if env.get(k)},
         secret_key=env.get("SECRET_KEY") or "dev-only-secret",

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from sqlalchemy import select
@@ -36,21 +37,51 @@ class SyncReport:
     merged: bool = False
 
 
-def encode_docs(encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None) -> np.ndarray:
+_fork_encoder: Encoder | None = None  # handed to forked encode workers
+
+
+def _encode_in_worker(texts: list[str]) -> np.ndarray:
+    assert _fork_encoder is not None
+    return _fork_encoder.encode(texts)
+
+
+def encode_docs(
+    encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None, workers: int = 1
+) -> np.ndarray:
+    """Vectors of docs in order. With workers > 1 the batches are spread over
+    forked processes, each one BLAS thread: a full build uses every core
+    without oversubscribing any."""
+    global _fork_encoder
+    texts = [d.vector_text() for d in docs]
+    batches = [texts[i : i + ENCODE_BATCH] for i in range(0, len(texts), ENCODE_BATCH)]
     out = np.zeros((len(docs), encoder.dim), dtype=np.float32)
-    for start in range(0, len(docs), ENCODE_BATCH):
-        batch = docs[start : start + ENCODE_BATCH]
-        out[start : start + len(batch)] = encoder.encode([d.vector_text() for d in batch])
-        if progress:
-            progress(len(batch))
+    if workers > 1 and len(batches) > workers:
+        _fork_encoder = encoder  # forked children inherit the loaded model
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = pool.imap(_encode_in_worker, batches)
+                _collect(results, batches, out, progress)
+        finally:
+            _fork_encoder = None
+    else:
+        _collect(map(encoder.encode, batches), batches, out, progress)
     return out
 
 
+def _collect(results: Iterable[np.ndarray], batches: list[list[str]], out: np.ndarray, progress: Progress | None) -> None:
+    start = 0
+    for batch, vectors in zip(batches, results):
+        out[start : start + len(batch)] = vectors
+        start += len(batch)
+        if progress:
+            progress(len(batch))
+
+
 def build_from_docs(
-    store: IndexStore, encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None
+    store: IndexStore, encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None, workers: int = 1
 ) -> Manifest:
     """Encode and publish docs as a new single-segment version."""
-    vectors = encode_docs(encoder, docs, progress)
+    vectors = encode_docs(encoder, docs, progress, workers)
     segment = Segment.build(docs, vectors)
     with store.writer_lock():
         segment.save(store.segments_dir)
@@ -65,13 +96,14 @@ def build_full(
     encoder: Encoder,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Manifest:
     """Rebuild from every searchable listing; the caller commits (drains the outbox)."""
     drained = pending_changes(session)
     docs = list(searchable_docs(session))
     if on_total:
         on_total(len(docs))
-    manifest = build_from_docs(store, encoder, docs, progress)
+    manifest = build_from_docs(store, encoder, docs, progress, workers)
     if drained:
         clear_changes(session, drained[-1].id)
     log.info("search index %s built: %d listings", manifest.version, len(docs))

@@ -49,7 +49,8 @@ def reindex() -> None:
                 bar.render_progress()
 
             with bar:
-                manifest = build_full(session, engine.store, encoder, progress=bar.update, on_total=total)
+                workers = current_app.extensions["platform"].settings.build_workers
+                manifest = build_full(session, engine.store, encoder, progress=bar.update, on_total=total, workers=workers)
     except AppError as exc:
         _fail(exc.message)
     click.echo(f"Index {manifest.version} is live: {manifest.docs} listings, model {manifest.model}.")

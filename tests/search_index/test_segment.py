@@ -58,3 +58,14 @@ def test_a_damaged_file_fails_its_checksum(tmp_path: Path) -> None:
     docs.write_text(docs.read_text("utf-8").replace("检测项目1", "检测项目X"), "utf-8")
     with pytest.raises(IndexCorrupt, match="checksum"):
         Segment.load(tmp_path, seg.seg_id)
+
+
+def test_parallel_encoding_gives_the_same_vectors_in_the_same_order() -> None:
+    from search_index.builder import encode_docs
+    from search_index.encoders import load_encoder
+
+    docs = [IndexDoc(id=i, code=f"S{i}", name=f"第{i}号样品的拉伸试验", price_cny=1.0) for i in range(700)]
+    encoder = load_encoder("use-multilingual")
+    serial = encode_docs(encoder, docs)
+    parallel = encode_docs(encoder, docs, workers=2)
+    assert np.allclose(serial, parallel, atol=1e-5)
