@@ -98,6 +98,7 @@ def query(text: str, limit: int, city: str | None, category: str | None, max_pri
         click.echo(
             f"{rank}. [{hit.score:.2f}] {d.name}  ¥{d.price_cny:g}/{d.price_unit or '样'}"
             f"  {d.institution_name}（{d.city}）  {d.code}\n     why: {', '.join(hit.why) or '语义相近'}"
+            f"  (bm25 {hit.lexical:.1f}, cosine {hit.cosine:.2f})"
         )
 
 

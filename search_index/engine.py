@@ -53,8 +53,6 @@ class SearchResult:
     hits: list[SearchHit]
     expansions: list[Expansion] = field(default_factory=list)
     version: str = ""
-    # candidates that matched something but not confidently enough to show
-    withheld: int = 0
 
 
 @dataclass
@@ -226,7 +224,7 @@ class SearchEngine:
             scored.append((i, why, coverage))
         top = scored[: tuning.confidence_depth]
         if plan.out_of_scope or not any(self._confident(float(cos_all[i]), cov, tuning) for i, _, cov in top):
-            return SearchResult(query, [], expansions, loaded.manifest.version, withheld=len(scored))
+            return SearchResult(query, [], expansions, loaded.manifest.version)
         best = float(fused[order[0]])
         hits = []
         for i, why, _ in scored[:limit]:

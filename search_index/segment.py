@@ -67,7 +67,6 @@ class Segment:
     price: np.ndarray = field(init=False)
     city: np.ndarray = field(init=False)
     category: np.ndarray = field(init=False)
-    rows_by_id: dict[int, int] = field(init=False)
     _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -77,7 +76,6 @@ class Segment:
         self.price = np.array([d.price_cny for d in self.docs], dtype=np.float64)
         self.city = np.array([d.city for d in self.docs], dtype=object)
         self.category = np.array([d.category for d in self.docs], dtype=object)
-        self.rows_by_id = {int(i): row for row, i in enumerate(self.ids)}
 
     def __len__(self) -> int:
         return len(self.docs)
