@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import uuid
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,17 +105,15 @@ class Segment:
     @classmethod
     def build(cls, docs: Sequence[IndexDoc], vectors: np.ndarray) -> "Segment":
         vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
+        # typed arrays: 12 bytes a posting instead of ~100 in Python lists (200k docs)
+        rows, cols, vals = array("i"), array("i"), array("f")
         for row, doc in enumerate(docs):
-            for term, count in Counter(weighted_terms(doc.lexical_fields())).items():
-                col = vocab.setdefault(term, len(vocab))
-                rows.append(row)
-                cols.append(col)
-                vals.append(count)
+            counts = Counter(weighted_terms(doc.lexical_fields()))
+            cols.extend(vocab.setdefault(term, len(vocab)) for term in counts)
+            vals.extend(counts.values())
+            rows.extend([row] * len(counts))
         tf = sparse.csc_matrix(
-            (np.array(vals, dtype=np.float32), (np.array(rows), np.array(cols))),
+            (np.frombuffer(vals, dtype=np.float32), (np.frombuffer(rows, dtype=np.int32), np.frombuffer(cols, dtype=np.int32))),
             shape=(len(docs), len(vocab)),
         )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
