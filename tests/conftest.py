@@ -59,10 +59,22 @@ class CliResult:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    application = build_app(tmp_path)
-    yield application
-    application.extensions["platform"].close()
+def app_factory() -> Iterator[Callable[..., Flask]]:
+    """build_app for tests that need more than one app; all are closed afterwards."""
+    built: list[Flask] = []
+
+    def make(data_dir: Path, **env: str) -> Flask:
+        built.append(build_app(data_dir, **env))
+        return built[-1]
+
+    yield make
+    for application in built:
+        application.extensions["platform"].close()
+
+
+@pytest.fixture
+def app(tmp_path: Path, app_factory: Callable[..., Flask]) -> Flask:
+    return app_factory(tmp_path)
 
 
 @pytest.fixture

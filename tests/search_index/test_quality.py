@@ -65,14 +65,11 @@ def test_evaluate_command_prints_the_three_modes_and_the_misses(demo_app: Flask,
     assert result.exit_code == 1 and "line 1" in result.stderr
 
 
-def test_a_catalog_written_blind_to_the_method_is_searched_as_well(tmp_path: Path) -> None:
-    app = build_app(tmp_path)  # the migration seeds the dictionary: no load step here
-    try:
-        assert cli(app, "catalog", "import", "--strict", str(BLIND / "catalog.jsonl")).exit_code == 0
-        assert cli(app, "search", "reindex").exit_code == 0
-        queries = read_queries((BLIND / "queries.jsonl").read_text("utf-8").splitlines())
-        lexical, vector, hybrid = evaluate(app.extensions["search"], queries)
-        assert hybrid.hit_at_3 >= 0.9 and hybrid.mrr >= 0.8
-        assert hybrid.mrr > max(lexical.mrr, vector.mrr)
-    finally:
-        app.extensions["platform"].close()
+def test_a_catalog_written_blind_to_the_method_is_searched_as_well(app: Flask) -> None:
+    # the migration seeds the dictionary: no load step here
+    assert cli(app, "catalog", "import", "--strict", str(BLIND / "catalog.jsonl")).exit_code == 0
+    assert cli(app, "search", "reindex").exit_code == 0
+    queries = read_queries((BLIND / "queries.jsonl").read_text("utf-8").splitlines())
+    lexical, vector, hybrid = evaluate(app.extensions["search"], queries)
+    assert hybrid.hit_at_3 >= 0.9 and hybrid.mrr >= 0.8
+    assert hybrid.mrr > max(lexical.mrr, vector.mrr)
