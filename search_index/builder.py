@@ -14,7 +14,7 @@ from core.models import Service
 from core.services.index_outbox import clear_changes, pending_changes
 from search_index.documents import IndexDoc, searchable_docs
 from search_index.encoders import Encoder
-from search_index.segment import Segment
+from search_index.segment import Segment, term_counts
 from search_index.store import IndexMissing, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
@@ -37,52 +37,57 @@ class SyncReport:
     merged: bool = False
 
 
-_fork_encoder: Encoder | None = None  # handed to forked encode workers
+_fork_encoder: Encoder | None = None  # handed to forked build workers
+
+Batch = tuple[np.ndarray, list[dict[str, int]]]
 
 
-def _encode_in_worker(texts: list[str]) -> np.ndarray:
+def _prepare(encoder: Encoder, docs: Sequence[IndexDoc]) -> Batch:
+    """The two costly steps of indexing a batch: its vectors and its term counts."""
+    return encoder.encode([d.vector_text() for d in docs]), [term_counts(d) for d in docs]
+
+
+def _prepare_in_worker(docs: Sequence[IndexDoc]) -> Batch:
     assert _fork_encoder is not None
-    return _fork_encoder.encode(texts)
+    return _prepare(_fork_encoder, docs)
 
 
-def encode_docs(
+def prepare_docs(
     encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None, workers: int = 1
-) -> np.ndarray:
-    """Vectors of docs in order. With workers > 1 the batches are spread over
-    forked processes, each one BLAS thread: a full build uses every core
-    without oversubscribing any."""
+) -> tuple[np.ndarray, list[dict[str, int]]]:
+    """Vectors and term counts of docs, in order. With workers > 1 the batches
+    are spread over forked processes with one BLAS thread each, so a build uses
+    every core without oversubscribing any."""
     global _fork_encoder
-    texts = [d.vector_text() for d in docs]
-    batches = [texts[i : i + ENCODE_BATCH] for i in range(0, len(texts), ENCODE_BATCH)]
-    out = np.zeros((len(docs), encoder.dim), dtype=np.float32)
+    batches = [docs[i : i + ENCODE_BATCH] for i in range(0, len(docs), ENCODE_BATCH)]
+    vectors = np.zeros((len(docs), encoder.dim), dtype=np.float32)
+    counts: list[dict[str, int]] = []
     if workers > 1 and len(batches) > workers:
         _fork_encoder = encoder  # forked children inherit the loaded model
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                results = pool.imap(_encode_in_worker, batches)
-                _collect(results, batches, out, progress)
+                _collect(pool.imap(_prepare_in_worker, batches), vectors, counts, progress)
         finally:
             _fork_encoder = None
     else:
-        _collect(map(encoder.encode, batches), batches, out, progress)
-    return out
+        _collect((_prepare(encoder, b) for b in batches), vectors, counts, progress)
+    return vectors, counts
 
 
-def _collect(results: Iterable[np.ndarray], batches: list[list[str]], out: np.ndarray, progress: Progress | None) -> None:
-    start = 0
-    for batch, vectors in zip(batches, results):
-        out[start : start + len(batch)] = vectors
-        start += len(batch)
+def _collect(results: Iterable[Batch], vectors: np.ndarray, counts: list[dict[str, int]], progress: Progress | None) -> None:
+    for batch_vectors, batch_counts in results:
+        vectors[len(counts) : len(counts) + len(batch_counts)] = batch_vectors
+        counts.extend(batch_counts)
         if progress:
-            progress(len(batch))
+            progress(len(batch_counts))
 
 
 def build_from_docs(
     store: IndexStore, encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None, workers: int = 1
 ) -> Manifest:
     """Encode and publish docs as a new single-segment version."""
-    vectors = encode_docs(encoder, docs, progress, workers)
-    segment = Segment.build(docs, vectors)
+    vectors, counts = prepare_docs(encoder, docs, progress, workers)
+    segment = Segment.build(docs, vectors, counts)
     with store.writer_lock():
         segment.save(store.segments_dir)
         manifest = Manifest(store.new_version_name(), encoder.name, encoder.dim, [segment.seg_id], docs=len(docs))
@@ -116,10 +121,10 @@ def _merge(store: IndexStore, manifest: Manifest, extra: Segment, dead: set[int]
     for seg_id in manifest.segments:
         seg = Segment.load(store.segments_dir, seg_id)
         gone = dead | set(manifest.tombstones.get(seg_id, []))
-        keep = [row for row, doc in enumerate(seg.docs) if doc.id not in gone]
-        docs.extend(seg.docs[r] for r in keep)
+        keep = [row for row, doc_id in enumerate(seg.ids.tolist()) if doc_id not in gone]
+        docs.extend(seg.doc(r) for r in keep)
         vectors.append(np.asarray(seg.vectors[keep]))
-    docs.extend(extra.docs)
+    docs.extend(extra.docs())
     vectors.append(extra.vectors)
     return Segment.build(docs, np.concatenate(vectors) if docs else np.zeros((0, extra.vectors.shape[1]), np.float32))
 
@@ -145,7 +150,7 @@ def sync_changes(session: Session, store: IndexStore, encoder: Encoder) -> SyncR
 
     ids = set(session.scalars(select(Service.id).where(Service.code.in_(codes))))
     docs = list(searchable_docs(session, codes))
-    segment = Segment.build(docs, encode_docs(encoder, docs))
+    segment = Segment.build(docs, *prepare_docs(encoder, docs))
     with store.writer_lock():
         manifest = store.current_manifest()  # another writer may have published meanwhile
         tombstones = {seg_id: sorted(set(manifest.tombstones.get(seg_id, [])) | ids) for seg_id in manifest.segments}

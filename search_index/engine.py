@@ -81,16 +81,23 @@ class LoadedIndex:
         for seg in segments:
             dead = set(manifest.tombstones.get(seg.seg_id, []))
             alive.append(np.array([int(i) not in dead for i in seg.ids], dtype=bool) if dead else np.ones(len(seg), bool))
-        live_docs = [d for seg, a in zip(segments, alive) for d, ok in zip(seg.docs, a) if ok]
+        # the filter vocabularies of live listings, for telling a user which values exist
+        def labels(values: Callable[[Segment], list[str]], codes: Callable[[Segment], np.ndarray]) -> frozenset[str]:
+            return frozenset(
+                values(seg)[c] for seg, a in zip(segments, alive) for c in np.unique(codes(seg)[a]) if values(seg)[c]
+            )
+
         return cls(
             manifest=manifest,
             segments=segments,
             alive=alive,
             bm25=Bm25(segments, alive, tuning),
-            live_docs=len(live_docs),
-            cities=frozenset(d.city for d in live_docs if d.city),
-            categories=frozenset(d.category for d in live_docs if d.category),
-            accreditations=frozenset(a for d in live_docs for a in d.accreditations),
+            live_docs=sum(int(a.sum()) for a in alive),
+            cities=labels(lambda s: s.cities, lambda s: s.city_codes),
+            categories=labels(lambda s: s.categories, lambda s: s.category_codes),
+            accreditations=frozenset(
+                acc for seg, a in zip(segments, alive) for acc, rows in seg.accreditation_rows.items() if a[rows].any()
+            ),
         )
 
 
@@ -231,7 +238,7 @@ class SearchEngine:
             if fused[i] < tuning.relative_cutoff * best:
                 break
             seg_no, row = cand_docs[i]
-            hits.append(SearchHit(loaded.segments[seg_no].docs[row], round(float(fused[i]), 4), why, float(lex_all[i]), float(cos_all[i])))
+            hits.append(SearchHit(loaded.segments[seg_no].doc(row), round(float(fused[i]), 4), why, float(lex_all[i]), float(cos_all[i])))
         return SearchResult(query, hits, expansions, loaded.manifest.version)
 
     def _query_terms(self, norm: str, expansions: list[Expansion], tuning: Tuning) -> dict[str, float]:
@@ -273,7 +280,7 @@ class SearchEngine:
     def _filter_mask(seg: Segment, f: SearchFilters) -> np.ndarray:
         mask = np.ones(len(seg), dtype=bool)
         if f.city:
-            mask &= seg.city == f.city
+            mask &= seg.city_mask(f.city)
         if f.max_price is not None:
             mask &= seg.price <= f.max_price
         if f.category:

@@ -45,11 +45,11 @@ class Bm25:
         self.weights: list[sparse.csc_matrix] = []
         k1, b = tuning.k1, tuning.b
         for seg in segments:
-            w = seg.tf.copy().astype(np.float32)
-            rows = w.indices
-            norm = k1 * (1.0 - b + b * seg.doc_len[rows] / avgdl)
-            w.data = w.data * (k1 + 1.0) / (w.data + norm)
-            self.weights.append(w)
+            tf = seg.tf
+            norm = k1 * (1.0 - b + b * seg.doc_len[tf.indices] / avgdl)
+            data = (tf.data * (k1 + 1.0) / (tf.data + norm)).astype(np.float32)
+            # same sparsity as tf: share its index arrays, only the values are new
+            self.weights.append(sparse.csc_matrix((data, tf.indices, tf.indptr), shape=tf.shape, copy=False))
 
     def idf(self, term: str) -> float:
         df = self.df.get(term, 0)

@@ -2,18 +2,23 @@
 
 A full build writes one segment; an incremental update writes a small one on
 top and tombstones the older copies, so nothing is re-encoded twice.
+
+Only what every query touches is held as arrays (ids, prices, filter codes,
+postings, the vector index); a listing's full record stays as a JSON line in a
+memory-mapped file and is parsed only when it is shown.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import uuid
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import faiss
 import numpy as np
@@ -25,7 +30,7 @@ from search_index.text import weighted_terms
 # Below this many vectors an exact flat index is both fastest and exact; above
 # it an IVF index with 8-bit codes keeps p95 and memory in bounds (bench/search_bench.py).
 APPROXIMATE_ABOVE = 50_000
-_FILES = ("docs.json", "vocab.json", "tf.npz", "vectors.npy", "vectors.faiss")
+_FILES = ("docs.jsonl", "arrays.npz", "vocab.json", "tf.npz", "vectors.npy", "vectors.faiss")
 
 
 class IndexCorrupt(Exception):
@@ -55,46 +60,70 @@ def _vector_index(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+def term_counts(doc: IndexDoc) -> dict[str, int]:
+    return dict(Counter(weighted_terms(doc.lexical_fields())))
+
+
+def _codes(values: Iterable[str]) -> tuple[list[str], np.ndarray]:
+    """Dictionary-encode strings: (distinct values, code per row)."""
+    table: dict[str, int] = {}
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int32)
+    return list(table), codes
+
+
 @dataclass
 class Segment:
     seg_id: str
-    docs: list[IndexDoc]
+    blob: bytes | mmap.mmap  # one JSON line per listing
+    offsets: np.ndarray  # row i is blob[offsets[i]:offsets[i + 1]]
+    ids: np.ndarray
+    price: np.ndarray
+    cities: list[str]
+    city_codes: np.ndarray
+    categories: list[str]
+    category_codes: np.ndarray
+    accreditation_rows: dict[str, np.ndarray]  # upper-cased accreditation -> rows
     vocab: dict[str, int]
     tf: sparse.csc_matrix  # docs x terms, raw term frequencies
     vectors: np.ndarray  # docs x dim, L2-normalised
     vindex: faiss.Index
     doc_len: np.ndarray = field(init=False)
-    ids: np.ndarray = field(init=False)
-    price: np.ndarray = field(init=False)
-    city: np.ndarray = field(init=False)
-    category: np.ndarray = field(init=False)
     _masks: dict[tuple[str, str], np.ndarray] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tf.sort_indices()  # Bm25.contains bisects each column
         self.doc_len = np.asarray(self.tf.sum(axis=1)).ravel().astype(np.float32)
-        self.ids = np.array([d.id for d in self.docs], dtype=np.int64)
-        self.price = np.array([d.price_cny for d in self.docs], dtype=np.float64)
-        self.city = np.array([d.city for d in self.docs], dtype=object)
-        self.category = np.array([d.category for d in self.docs], dtype=object)
 
     def __len__(self) -> int:
-        return len(self.docs)
+        return len(self.ids)
 
-    # Filter masks are computed once per value: there are few categories and
-    # accreditations, and a Python loop over 200k listings per query is not free.
+    def doc(self, row: int) -> IndexDoc:
+        raw = self.blob[int(self.offsets[row]) : int(self.offsets[row + 1])]
+        return IndexDoc.from_json(json.loads(raw))
+
+    def docs(self) -> Iterator[IndexDoc]:
+        return (self.doc(row) for row in range(len(self)))
+
+    # Filter masks are computed once per value and then reused.
+    def city_mask(self, city: str) -> np.ndarray:
+        code = self.cities.index(city) if city in self.cities else -1
+        return self.city_codes == code
+
     def category_mask(self, category: str) -> np.ndarray:
         key = ("category", category)
         if key not in self._masks:
             prefix = category + "/"
-            self._masks[key] = np.array([c == category or c.startswith(prefix) for c in self.category], dtype=bool)
+            wanted = [i for i, c in enumerate(self.categories) if c == category or c.startswith(prefix)]
+            self._masks[key] = np.isin(self.category_codes, wanted)
         return self._masks[key]
 
     def accreditation_mask(self, accreditation: str) -> np.ndarray:
         want = accreditation.upper()
         key = ("accreditation", want)
         if key not in self._masks:
-            self._masks[key] = np.array([want in {a.upper() for a in d.accreditations} for d in self.docs], dtype=bool)
+            mask = np.zeros(len(self), dtype=bool)
+            mask[self.accreditation_rows.get(want, np.array([], dtype=np.int64))] = True
+            self._masks[key] = mask
         return self._masks[key]
 
     def document_frequencies(self) -> dict[str, int]:
@@ -103,21 +132,49 @@ class Segment:
 
     # ---- building -------------------------------------------------------
     @classmethod
-    def build(cls, docs: Sequence[IndexDoc], vectors: np.ndarray) -> "Segment":
+    def build(
+        cls, docs: Sequence[IndexDoc], vectors: np.ndarray, counts: Sequence[dict[str, int]] | None = None
+    ) -> "Segment":
+        """A segment of docs; `counts` are their term counts when already computed."""
         vocab: dict[str, int] = {}
         # typed arrays: 12 bytes a posting instead of ~100 in Python lists (200k docs)
         rows, cols, vals = array("i"), array("i"), array("f")
+        lines: list[bytes] = []
+        offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+        accreditation_rows: dict[str, list[int]] = {}
         for row, doc in enumerate(docs):
-            counts = Counter(weighted_terms(doc.lexical_fields()))
-            cols.extend(vocab.setdefault(term, len(vocab)) for term in counts)
-            vals.extend(counts.values())
-            rows.extend([row] * len(counts))
+            c = counts[row] if counts is not None else term_counts(doc)
+            cols.extend(vocab.setdefault(term, len(vocab)) for term in c)
+            vals.extend(c.values())
+            rows.extend([row] * len(c))
+            line = json.dumps(doc.to_json(), ensure_ascii=False).encode("utf-8") + b"\n"
+            lines.append(line)
+            offsets[row + 1] = offsets[row] + len(line)
+            for acc in {a.upper() for a in doc.accreditations}:
+                accreditation_rows.setdefault(acc, []).append(row)
         tf = sparse.csc_matrix(
             (np.frombuffer(vals, dtype=np.float32), (np.frombuffer(rows, dtype=np.int32), np.frombuffer(cols, dtype=np.int32))),
             shape=(len(docs), len(vocab)),
         )
+        cities, city_codes = _codes(d.city for d in docs)
+        categories, category_codes = _codes(d.category for d in docs)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        return cls(uuid.uuid4().hex[:12], list(docs), vocab, tf, vectors, _vector_index(vectors))
+        return cls(
+            seg_id=uuid.uuid4().hex[:12],
+            blob=b"".join(lines),
+            offsets=offsets,
+            ids=np.array([d.id for d in docs], dtype=np.int64),
+            price=np.array([d.price_cny for d in docs], dtype=np.float64),
+            cities=cities,
+            city_codes=city_codes,
+            categories=categories,
+            category_codes=category_codes,
+            accreditation_rows={k: np.array(v, dtype=np.int64) for k, v in accreditation_rows.items()},
+            vocab=vocab,
+            tf=tf,
+            vectors=vectors,
+            vindex=_vector_index(vectors),
+        )
 
     # ---- persistence ----------------------------------------------------
     def save(self, root: Path) -> None:
@@ -125,8 +182,14 @@ class Segment:
         final = root / self.seg_id
         tmp = root / f".{self.seg_id}.tmp"
         tmp.mkdir(parents=True)
-        (tmp / "docs.json").write_text(json.dumps([d.to_json() for d in self.docs], ensure_ascii=False), "utf-8")
-        (tmp / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), "utf-8")
+        (tmp / "docs.jsonl").write_bytes(bytes(self.blob))
+        np.savez(
+            tmp / "arrays.npz", offsets=self.offsets, ids=self.ids, price=self.price,
+            city_codes=self.city_codes, category_codes=self.category_codes,
+            **{f"acc_{i}": rows for i, rows in enumerate(self.accreditation_rows.values())},
+        )
+        labels = {"cities": self.cities, "categories": self.categories, "accreditations": list(self.accreditation_rows)}
+        (tmp / "vocab.json").write_text(json.dumps({"terms": self.vocab, **labels}, ensure_ascii=False), "utf-8")
         sparse.save_npz(tmp / "tf.npz", self.tf)
         np.save(tmp / "vectors.npy", self.vectors)
         faiss.write_index(self.vindex, str(tmp / "vectors.faiss"))
@@ -142,16 +205,33 @@ class Segment:
             for name in _FILES:
                 if _sha256(path / name) != checksums[name]:
                     raise IndexCorrupt(f"segment {seg_id}: {name} does not match its checksum")
-            docs = [IndexDoc.from_json(d) for d in json.loads((path / "docs.json").read_text("utf-8"))]
-            vocab = json.loads((path / "vocab.json").read_text("utf-8"))
-            tf = sparse.load_npz(path / "tf.npz").tocsc()
-            # memory-mapped: only the rows used for re-scoring become resident
-            vectors = np.load(path / "vectors.npy", mmap_mode="r")
-            vindex = faiss.read_index(str(path / "vectors.faiss"))
+            with (path / "docs.jsonl").open("rb") as fh:
+                blob: bytes | mmap.mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if fh.seek(0, 2) else b""
+            meta = json.loads((path / "vocab.json").read_text("utf-8"))
+            with np.load(path / "arrays.npz") as arrays:
+                accreditation_rows = {a: arrays[f"acc_{i}"] for i, a in enumerate(meta["accreditations"])}
+                segment = cls(
+                    seg_id=seg_id,
+                    blob=blob,
+                    offsets=arrays["offsets"],
+                    ids=arrays["ids"],
+                    price=arrays["price"],
+                    cities=meta["cities"],
+                    city_codes=arrays["city_codes"],
+                    categories=meta["categories"],
+                    category_codes=arrays["category_codes"],
+                    accreditation_rows=accreditation_rows,
+                    vocab=meta["terms"],
+                    tf=sparse.load_npz(path / "tf.npz").tocsc(),
+                    # memory-mapped: only the rows used for re-scoring become resident
+                    vectors=np.load(path / "vectors.npy", mmap_mode="r"),
+                    vindex=faiss.read_index(str(path / "vectors.faiss")),
+                )
         except IndexCorrupt:
             raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexCorrupt(f"segment {seg_id} cannot be read: {exc}") from exc
-        if not (len(docs) == tf.shape[0] == vectors.shape[0] == vindex.ntotal):
+        n = len(segment)
+        if not (len(segment.offsets) == n + 1 == segment.tf.shape[0] + 1 == segment.vectors.shape[0] + 1 == segment.vindex.ntotal + 1):
             raise IndexCorrupt(f"segment {seg_id}: documents, terms and vectors disagree in count")
-        return cls(seg_id, docs, vocab, tf, vectors, vindex)
+        return segment

@@ -27,7 +27,7 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 def test_the_demo_catalog_is_big_and_varied_enough(demo_app: Flask) -> None:
     loaded = demo_app.extensions["search"].index()
-    docs = [d for seg in loaded.segments for d in seg.docs]
+    docs = [d for seg in loaded.segments for d in seg.docs()]
     assert len(docs) >= 300
     assert len({d.instrument_code for d in docs}) >= 150
     assert len({d.institution_code for d in docs}) >= 40

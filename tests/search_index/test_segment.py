@@ -46,26 +46,27 @@ def test_large_segments_are_approximate_and_survive_a_round_trip(tmp_path: Path,
     found = sum(123 + i in SearchEngine._vector_candidates(loaded, vectors[123 + i], np.ones(n, bool), tuning) for i in range(20))
     assert found == 20
     # a filter is applied inside the index, not after it
-    only_hangzhou = loaded.city == "杭州"
+    only_hangzhou = loaded.city_mask("杭州")
     rows = SearchEngine._vector_candidates(loaded, vectors[0], only_hangzhou, Tuning(candidates=50, nprobe=64))
-    assert rows and all(loaded.docs[r].city == "杭州" for r in rows)
+    assert rows and all(loaded.doc(r).city == "杭州" for r in rows)
 
 
 def test_a_damaged_file_fails_its_checksum(tmp_path: Path) -> None:
     seg = Segment.build(_docs(10), _vectors(10))
     seg.save(tmp_path)
-    docs = tmp_path / seg.seg_id / "docs.json"
+    docs = tmp_path / seg.seg_id / "docs.jsonl"
     docs.write_text(docs.read_text("utf-8").replace("检测项目1", "检测项目X"), "utf-8")
     with pytest.raises(IndexCorrupt, match="checksum"):
         Segment.load(tmp_path, seg.seg_id)
 
 
-def test_parallel_encoding_gives_the_same_vectors_in_the_same_order() -> None:
-    from search_index.builder import encode_docs
+def test_parallel_preparation_gives_the_same_vectors_and_terms_in_the_same_order() -> None:
+    from search_index.builder import prepare_docs
     from search_index.encoders import load_encoder
 
     docs = [IndexDoc(id=i, code=f"S{i}", name=f"第{i}号样品的拉伸试验", price_cny=1.0) for i in range(700)]
     encoder = load_encoder("use-multilingual")
-    serial = encode_docs(encoder, docs)
-    parallel = encode_docs(encoder, docs, workers=2)
-    assert np.allclose(serial, parallel, atol=1e-5)
+    serial_vectors, serial_counts = prepare_docs(encoder, docs)
+    parallel_vectors, parallel_counts = prepare_docs(encoder, docs, workers=2)
+    assert np.allclose(serial_vectors, parallel_vectors, atol=1e-5)
+    assert parallel_counts == serial_counts and "w:699" in parallel_counts[699]
