@@ -19,7 +19,7 @@ from search_index.builder import sync_changes
 from search_index.cli import search_cli
 from search_index.encoders import load_encoder, pin_threads
 from search_index.engine import SearchEngine
-from search_index.store import IndexMissing, IndexStore
+from search_index.store import IndexStore
 from workers.cli import worker
 
 
@@ -40,9 +40,8 @@ def _search_engine(platform: Platform) -> SearchEngine:
 
 def _index_sync_hook(platform: Platform, engine: SearchEngine):  # type: ignore[no-untyped-def]
     def sync() -> None:
-        try:
-            engine.store.current_manifest()
-        except IndexMissing:
+        # with no index at all, building one is the admin's call; an unreadable one is rebuilt
+        if engine.store.current_stamp() is None:
             click.echo("No search index yet: run `flask search reindex` to build it.", err=True)
             return
         with unit_of_work(platform.session_factory) as session:

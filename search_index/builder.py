@@ -14,8 +14,8 @@ from core.models import Service
 from core.services.index_outbox import clear_changes, pending_changes
 from search_index.documents import IndexDoc, searchable_docs
 from search_index.encoders import Encoder
-from search_index.segment import Segment, term_counts
-from search_index.store import IndexMissing, IndexStore, Manifest
+from search_index.segment import IndexCorrupt, Segment, term_counts
+from search_index.store import INDEX_FORMAT, IndexMissing, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def build_from_docs(
     segment = Segment.build(docs, vectors, counts)
     with store.writer_lock():
         segment.save(store.segments_dir)
-        manifest = Manifest(store.new_version_name(), encoder.name, encoder.dim, [segment.seg_id], docs=len(docs))
+        manifest = Manifest(store.new_version_name(), encoder.name, encoder.dim, [segment.seg_id], docs=len(docs), format=INDEX_FORMAT)
         store.publish(manifest)
     return manifest
 
@@ -141,7 +141,7 @@ def sync_changes(session: Session, store: IndexStore, encoder: Encoder) -> SyncR
     codes = sorted({c.service_code for c in changes})
     try:
         manifest = store.current_manifest()
-    except IndexMissing:
+    except (IndexMissing, IndexCorrupt):
         built = build_full(session, store, encoder)
         return SyncReport(built.version, len(codes), built.docs, 0, merged=True)
     if manifest.model != encoder.name:
@@ -160,11 +160,11 @@ def sync_changes(session: Session, store: IndexStore, encoder: Encoder) -> SyncR
         )
         if merged:
             segment = _merge(store, manifest, segment, ids)
-            new = Manifest(store.new_version_name(), encoder.name, encoder.dim, [segment.seg_id], docs=len(segment))
+            new = Manifest(store.new_version_name(), encoder.name, encoder.dim, [segment.seg_id], docs=len(segment), format=INDEX_FORMAT)
         else:
             new = Manifest(
                 store.new_version_name(), encoder.name, encoder.dim,
-                manifest.segments + [segment.seg_id], tombstones, docs=delta_docs,
+                manifest.segments + [segment.seg_id], tombstones, docs=delta_docs, format=INDEX_FORMAT,
             )
         segment.save(store.segments_dir)
         store.publish(new)

@@ -19,6 +19,8 @@ from typing import Iterator
 from search_index.segment import IndexCorrupt
 
 KEEP_VERSIONS = 3
+# bumped whenever segments are written differently; older indexes must be rebuilt
+INDEX_FORMAT = 2
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Manifest:
     tombstones: dict[str, list[int]] = field(default_factory=dict)  # seg_id -> dead service ids
     created_at: float = field(default_factory=time.time)
     docs: int = 0
+    format: int = 1  # manifests written before the field existed are format 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -79,9 +82,12 @@ class IndexStore:
     def read_manifest(self, version: str) -> Manifest:
         path = self.versions_dir / version / "manifest.json"
         try:
-            return Manifest(**json.loads(path.read_text("utf-8")))
+            manifest = Manifest(**json.loads(path.read_text("utf-8")))
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorrupt(f"manifest of version {version!r} cannot be read: {exc}") from exc
+        if manifest.format != INDEX_FORMAT:
+            raise IndexCorrupt(f"version {version!r} is in index format {manifest.format}; this release reads format {INDEX_FORMAT}")
+        return manifest
 
     def new_version_name(self) -> str:
         return time.strftime("v%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"

@@ -108,3 +108,18 @@ def test_an_index_built_with_another_model_asks_for_a_rebuild(catalog_app: Flask
     with pytest.raises(DependencyUnavailable) as err:
         _engine(other).search("tensile")
     assert "built with the model 'use-multilingual'" in err.value.message
+
+
+def test_an_index_in_an_older_format_asks_for_a_rebuild_and_a_sync_rebuilds_it(catalog_app: Flask) -> None:
+    store = _engine(catalog_app).store
+    manifest_file = store.versions_dir / store.current_manifest().version / "manifest.json"
+    data = json.loads(manifest_file.read_text("utf-8"))
+    del data["format"]
+    manifest_file.write_text(json.dumps(data), "utf-8")
+    fresh = SearchEngine(store, _engine(catalog_app)._encoder_factory)
+    with pytest.raises(DependencyUnavailable) as err:
+        fresh.search("苏丹红")
+    assert "index format 1" in err.value.message and "flask search reindex" in err.value.message
+
+    assert cli(catalog_app, "catalog", "deactivate", "T-CQ-S002").exit_code == 0
+    assert "T-HZ-S001" in [h.doc.code for h in fresh.search("苏丹红").hits]
