@@ -333,7 +333,7 @@ class SearchEngine:
                 covered.update(stands_for)
         # words no listing contains and no synonym explains (喝, 直接) cannot be
         # covered by anything: leave them out of the total
-        counted = [w for w in plan.own_words if w in covered or loaded.bm25.df.get(f"w:{w}")]
+        counted = [w for w in plan.own_words if w in covered or loaded.bm25.df(f"w:{w}")]
         total = sum(loaded.bm25.idf(f"w:{w}") for w in counted)
         share = sum(loaded.bm25.idf(f"w:{w}") for w in covered) / total if total else 0.0
         return why[:5], share

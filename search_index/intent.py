@@ -2,7 +2,7 @@
 registrations, remediation, installation or removals."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable
 
 NOT_TESTING = (
     "维修", "修理", "修一下", "去哪修", "上门修", "修好", "换屏", "注册", "代办", "代理记账", "辅导",
@@ -12,8 +12,8 @@ NOT_TESTING = (
 TESTING = ("测", "检", "验", "化验", "达标", "超标", "合格", "分析", "鉴定", "认证", "报告", "test", "analysis")
 
 
-def out_of_scope(normalised_query: str, document_frequency: Mapping[str, int]) -> bool:
+def out_of_scope(normalised_query: str, document_frequency: Callable[[str], int]) -> bool:
     """True when the query asks for a service that is not a test and no listing mentions it."""
     if any(t in normalised_query for t in TESTING):
         return False
-    return any(w in normalised_query and not document_frequency.get(f"w:{w}") for w in NOT_TESTING)
+    return any(w in normalised_query and not document_frequency(f"w:{w}") for w in NOT_TESTING)

@@ -36,12 +36,11 @@ class Bm25:
         live_docs = sum(int(a.sum()) for a in alive) or 1
         total_len = sum(float(s.doc_len[a].sum()) for s, a in zip(segments, alive))
         avgdl = total_len / live_docs if total_len else 1.0
-        df: dict[str, int] = {}
-        for seg in segments:
-            for term, count in seg.document_frequencies().items():
-                df[term] = df.get(term, 0) + count
         self.n = live_docs
-        self.df = df
+        # document frequencies stay per segment (an array over its vocabulary):
+        # one merged dict of every term would cost hundreds of MB at 200k listings
+        self._segments = segments
+        self._df = [np.diff(seg.tf.indptr) for seg in segments]
         self.weights: list[sparse.csc_matrix] = []
         k1, b = tuning.k1, tuning.b
         for seg in segments:
@@ -51,8 +50,16 @@ class Bm25:
             # same sparsity as tf: share its index arrays, only the values are new
             self.weights.append(sparse.csc_matrix((data, tf.indices, tf.indptr), shape=tf.shape, copy=False))
 
+    def df(self, term: str) -> int:
+        total = 0
+        for seg, df in zip(self._segments, self._df):
+            col = seg.vocab.get(term)
+            if col is not None:
+                total += int(df[col])
+        return total
+
     def idf(self, term: str) -> float:
-        df = self.df.get(term, 0)
+        df = self.df(term)
         return float(np.log(1.0 + (self.n - df + 0.5) / (df + 0.5)))
 
     def score(self, seg_no: int, seg: Segment, query: dict[str, float]) -> np.ndarray:

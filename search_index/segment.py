@@ -126,10 +126,6 @@ class Segment:
             self._masks[key] = mask
         return self._masks[key]
 
-    def document_frequencies(self) -> dict[str, int]:
-        df = np.diff(self.tf.indptr)
-        return {term: int(df[col]) for term, col in self.vocab.items()}
-
     # ---- building -------------------------------------------------------
     @classmethod
     def build(
