@@ -10,6 +10,9 @@ from flask.cli import with_appcontext
 from api import blueprints as api_blueprints
 from api import register_error_handlers
 from api.middleware import Utf8QueryString
+from bot import blueprints as bot_blueprints
+from bot.cli import bot_cli
+from bot.dialogue import Dialogue
 from core.cli import catalog_cli, db_cli, users_cli
 from core.config import Settings, load_settings
 from core.db import unit_of_work
@@ -52,6 +55,18 @@ def _index_sync_hook(platform: Platform, engine: SearchEngine):  # type: ignore[
     return sync
 
 
+class _LazyDialogue:
+    """The dialogue engine, created on first use: it needs Redis, which must not start at import."""
+
+    def __init__(self, platform: Platform, engine: SearchEngine):
+        self._platform, self._engine, self._dialogue = platform, engine, None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if self._dialogue is None:
+            self._dialogue = Dialogue(self._engine, self._platform.redis, self._platform.session_factory)
+        return getattr(self._dialogue, name)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -64,13 +79,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["platform"] = platform
     app.extensions["search"] = engine
     app.extensions["after_catalog_change"] = _index_sync_hook(platform, engine)
+    app.extensions["dialogue"] = _LazyDialogue(platform, engine)
 
-    for bp in api_blueprints():
+    for bp in api_blueprints() + bot_blueprints():
         app.register_blueprint(bp)
     register_error_handlers(app)
     app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
 
-    for group in (db_cli, users_cli, catalog_cli, search_cli):
+    for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(worker)

@@ -4,6 +4,7 @@ from core.models.institution import Institution, OnboardingStatus
 from core.models.instrument import Instrument
 from core.models.service import Service
 from core.models.synonym import Synonym
+from core.models.unmet_demand import UnmetDemand
 from core.models.user import Role, User
 
-__all__ = ["IndexChange", "Institution", "Instrument", "OnboardingStatus", "Role", "Service", "Synonym", "User"]
+__all__ = ["IndexChange", "Institution", "Instrument", "OnboardingStatus", "Role", "Service", "Synonym", "UnmetDemand", "User"]

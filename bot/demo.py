@@ -1,0 +1,36 @@
+"""The demo chat channel: a phone-like web page over the same dialogue engine."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict
+
+from flask import Blueprint, current_app, jsonify, render_template, request, session
+
+from bot.dialogue import WELCOME, safe_reply
+from core.errors import InvalidInput
+
+demo_bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates")
+
+MAX_MESSAGE = 500
+
+
+def _user_key() -> str:
+    if "demo_user" not in session:
+        session["demo_user"] = "demo-" + secrets.token_hex(8)
+    return session["demo_user"]
+
+
+@demo_bp.get("/chat")
+def chat_page():  # type: ignore[no-untyped-def]
+    _user_key()
+    return render_template("chat.html", welcome=WELCOME)
+
+
+@demo_bp.post("/chat/messages")
+def chat_message():  # type: ignore[no-untyped-def]
+    payload = request.get_json(silent=True) or {}
+    text = payload.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
+        raise InvalidInput(f"Send {{\"text\": \"…\"}} with 1 to {MAX_MESSAGE} characters.", code="invalid_message")
+    reply = safe_reply(current_app.extensions["dialogue"], _user_key(), text, "demo")
+    return jsonify({"kind": reply.kind, "text": reply.text, "items": [asdict(i) for i in reply.items]})
