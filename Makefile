@@ -30,6 +30,7 @@ demo: index
 	@echo
 	@echo "Try:  curl -s 'http://$(HOST):$(PORT)/api/v1/search?q=辣椒粉里有没有苏丹红&limit=3'"
 	@echo "      $(FLASK) search query '新装修的房子能住人了吗'"
+	@echo "      the demo chat: http://$(HOST):$(PORT)/demo/chat"
 	@echo
 	HOST=$(HOST) PORT=$(PORT) $(FLASK) serve
 

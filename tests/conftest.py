@@ -86,13 +86,18 @@ def catalog_app(app: Flask) -> Flask:
     return app
 
 
+def build_catalog_app(data_dir: Path, **env: str) -> Flask:
+    """An app with the mini catalog imported and indexed (the dictionary comes with the migration)."""
+    application = build_app(data_dir, **env)
+    assert cli(application, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(application, "search", "reindex").exit_code == 0
+    return application
+
+
 @pytest.fixture(scope="module")
 def shared_catalog_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """Like catalog_app but built once per module, for tests that only read."""
-    application = build_app(tmp_path_factory.mktemp("shared"))
-    assert cli(application, "search", "synonyms", "load", str(SYNONYMS)).exit_code == 0
-    assert cli(application, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
-    assert cli(application, "search", "reindex").exit_code == 0
+    application = build_catalog_app(tmp_path_factory.mktemp("shared"))
     yield application
     application.extensions["platform"].close()
 

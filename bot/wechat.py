@@ -1,0 +1,131 @@
+"""The WeChat official-account endpoint: server verification and messages,
+in plaintext and safe (AES) mode, with WeChat's retries answered once."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from wechatpy import create_reply, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from bot.dialogue import WELCOME, safe_reply
+from core.errors import DependencyUnavailable, Forbidden
+
+wechat_bp = Blueprint("wechat", __name__)
+
+# WeChat retries a message 3 times within ~15 s; remember answers a bit longer.
+DEDUP_SECONDS = 300
+PENDING = b"pending"
+MENU_REPLIES = {
+    "HOT": "热门检测：食品中苏丹红、瘦肉精、农药残留；室内空气甲醛/TVOC；金属拉伸与硬度；XRD物相、扫描电镜；"
+    "锂电池安全与UN38.3。直接发一句需求，比如“辣椒粉里有没有苏丹红”。",
+    "MY_ORDERS": "您的订单在小程序“我的订单”里查看：下单、付款、报告和评价都在那里。",
+    "CONTACT": "平台工作人员工作日 9:00-17:30 在线：直接留言您的需求和联系方式，我们会尽快回电对接实验室。",
+}
+
+
+def _settings() -> dict[str, str]:
+    wechat = current_app.extensions["platform"].settings.wechat
+    if not wechat.get("WECHAT_TOKEN"):
+        raise DependencyUnavailable(
+            "The WeChat official account is not configured (set WECHAT_TOKEN, WECHAT_APP_ID and, for safe mode, "
+            "WECHAT_AES_KEY). Try the bot at /demo/chat instead.",
+            code="wechat_not_configured",
+        )
+    return dict(wechat)
+
+
+def _check(token: str) -> None:
+    args = request.args
+    try:
+        check_signature(token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
+    except InvalidSignatureException:
+        raise Forbidden("The WeChat signature does not match.", code="bad_signature") from None
+
+
+@wechat_bp.get("/wechat")
+def verify():  # type: ignore[no-untyped-def]
+    _check(_settings()["WECHAT_TOKEN"])
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@wechat_bp.post("/wechat")
+def receive():  # type: ignore[no-untyped-def]
+    cfg = _settings()
+    args = request.args
+    crypto = None
+    body = request.get_data()
+    if args.get("encrypt_type") == "aes":
+        if not cfg.get("WECHAT_AES_KEY"):
+            raise Forbidden("Safe-mode message but no WECHAT_AES_KEY is configured.", code="bad_signature")
+        crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg.get("WECHAT_APP_ID", ""))
+        try:
+            body = crypto.decrypt_message(body, args.get("msg_signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
+        except (InvalidSignatureException, InvalidAppIdException):
+            raise Forbidden("The WeChat message signature does not match.", code="bad_signature") from None
+    else:
+        _check(cfg["WECHAT_TOKEN"])
+    message = parse_message(body)
+    xml = _answer_once(message)
+    if crypto is not None and xml:
+        xml = crypto.encrypt_message(xml, args.get("nonce", ""), args.get("timestamp"))
+    return Response(xml or "success", mimetype="application/xml" if xml else "text/plain")
+
+
+def _answer_once(message: Any) -> str:
+    """The reply XML; a retry of a message being answered gets 'success', of one
+    already answered the same reply, and never a second search."""
+    conn = current_app.extensions["platform"].redis
+    if getattr(message, "id", None):
+        key = f"wechat:seen:msg:{message.id}"
+    else:
+        key = f"wechat:seen:evt:{message.source}:{message.create_time}"
+    if not conn.set(key, PENDING, nx=True, ex=DEDUP_SECONDS):
+        done = conn.get(key)
+        return "" if done in (None, PENDING) else done.decode()
+    text = _reply_text(message)
+    xml = create_reply(text, message).render() if text else ""
+    conn.set(key, xml.encode() or b"", ex=DEDUP_SECONDS)
+    return xml
+
+
+def _reply_text(message: Any) -> str:
+    dialogue = current_app.extensions["dialogue"]
+    user = message.source
+    kind = message.type
+    if kind == "text":
+        return safe_reply(dialogue, user, message.content, "wechat").text
+    if kind == "voice":
+        if message.recognition:
+            return safe_reply(dialogue, user, message.recognition, "wechat").text
+        return "没听清，能用文字说说您想检测什么吗？比如“自来水能不能直接喝”。"
+    if kind == "image":
+        return "收到图片。请用一句话说说样品是什么、想知道什么，比如“这块金属是什么材质”，我来推荐实验室。"
+    if kind == "location":
+        cities = current_app.extensions["search"].index().cities
+        city = next((c for c in cities if c in (message.label or "")), None)
+        if city:
+            return safe_reply(dialogue, user, f"{city}的", "wechat").text if dialogue.store.load(user).active else (
+                f"好的，您在{city}。说说想检测什么，我优先推荐{city}的实验室。"
+            )
+        return "您所在的城市暂时还没有入驻的实验室，可以寄送样品到其他城市检测。说说您想检测什么？"
+    if kind == "link":
+        return f"收到链接《{message.title}》。请直接用一句话描述检测需求，我来推荐实验室。"
+    if kind == "event":
+        return _event_text(message)
+    return "请用文字说说您想检测什么，我来推荐实验室。"
+
+
+def _event_text(event: Any) -> str:
+    name = event.event
+    if name == "unsubscribe":
+        return ""
+    if name in ("subscribe", "subscribe_scan"):
+        scene = getattr(event, "scene_id", "") or ""
+        scene = scene.removeprefix("qrscene_")
+        return WELCOME + (f"\n（您扫描的是“{scene}”的二维码，我们会优先为您推荐相关服务。）" if scene else "")
+    if name == "click":
+        return MENU_REPLIES.get(event.key, WELCOME)
+    return ""
