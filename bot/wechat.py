@@ -2,9 +2,13 @@
 in plaintext and safe (AES) mode, with WeChat's retries answered once."""
 from __future__ import annotations
 
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from wechatpy import create_reply, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -12,6 +16,9 @@ from wechatpy.utils import check_signature
 
 from bot.dialogue import WELCOME, safe_reply
 from core.errors import DependencyUnavailable, Forbidden
+from core.queue import enqueue_wechat_text
+
+log = logging.getLogger(__name__)
 
 wechat_bp = Blueprint("wechat", __name__)
 
@@ -76,7 +83,8 @@ def receive():  # type: ignore[no-untyped-def]
 
 def _answer_once(message: Any) -> str:
     """The reply XML; a retry of a message being answered gets 'success', of one
-    already answered the same reply, and never a second search."""
+    already answered the same reply, and never a second search. An answer not
+    ready within the deadline is pushed later as a customer-service message."""
     conn = current_app.extensions["platform"].redis
     if getattr(message, "id", None):
         key = f"wechat:seen:msg:{message.id}"
@@ -85,10 +93,43 @@ def _answer_once(message: Any) -> str:
     if not conn.set(key, PENDING, nx=True, ex=DEDUP_SECONDS):
         done = conn.get(key)
         return "" if done in (None, PENDING) else done.decode()
-    text = _reply_text(message)
-    xml = create_reply(text, message).render() if text else ""
-    conn.set(key, xml.encode() or b"", ex=DEDUP_SECONDS)
-    return xml
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    future = _pool().submit(_answer, app, message, key)
+    try:
+        return future.result(timeout=app.extensions["platform"].settings.bot_reply_deadline)[1]
+    except FutureTimeout:
+        # "success" now (WeChat will not retry it); the answer follows through a worker
+        future.add_done_callback(lambda f: _push_late(app, message.source, f))
+        return ""
+
+
+def _answer(app: Flask, message: Any, key: str) -> tuple[str, str]:
+    with app.app_context():
+        text = _reply_text(message)
+        xml = create_reply(text, message).render() if text else ""
+        app.extensions["platform"].redis.set(key, xml.encode(), ex=DEDUP_SECONDS)
+        return text, xml
+
+
+def _push_late(app: Flask, openid: str, future: Future[tuple[str, str]]) -> None:
+    if future.exception() is not None:
+        log.error("bot answer for %s failed after the passive window: %s", openid, future.exception())
+        return
+    text, _ = future.result()
+    if text:
+        enqueue_wechat_text(app.extensions["platform"].redis, openid, text)
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wechat-answer")
+        return _executor
 
 
 def _reply_text(message: Any) -> str:

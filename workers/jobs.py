@@ -19,3 +19,11 @@ def sync_search_index() -> str | None:
     if report.version:
         log.info("search index %s: %d listings changed", report.version, report.changed)
     return report.version
+
+
+def send_wechat_text(openid: str, text: str) -> None:
+    """Deliver a bot answer that was not ready within WeChat's passive-reply window."""
+    from core.wechat_client import official_account_client
+
+    rt = current()
+    official_account_client(rt.platform.settings, rt.platform.redis).message.send_text(openid, text)
