@@ -3,6 +3,8 @@ TEST_DATABASE_URL is set), real Redis (embedded unless REDIS_URL is set)."""
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -41,6 +43,18 @@ def build_app(data_dir: Path, **env: str) -> Flask:
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     return app
+
+
+@contextmanager
+def serving(server) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Run a socketserver-style server (werkzeug's, http.server's) on a thread, on 127.0.0.1."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(5)
 
 
 def cli(app: Flask, *args: str) -> "CliResult":

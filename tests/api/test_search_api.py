@@ -105,22 +105,17 @@ def test_raw_utf8_in_the_query_string_is_understood(shared_catalog_app: Flask) -
     """What curl sends for  curl 'http://…/api/v1/search?q=辣椒粉里有没有苏丹红': raw bytes."""
     import json
     import socket
-    import threading
 
     from werkzeug.serving import make_server
 
+    from tests.conftest import serving
+
     server = make_server("127.0.0.1", 0, shared_catalog_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
-            conn.sendall("GET /api/v1/search?q=辣椒粉里有没有苏丹红&limit=1 HTTP/1.0\r\nHost: x\r\n\r\n".encode("utf-8"))
-            raw = b""
-            while chunk := conn.recv(65536):
-                raw += chunk
-    finally:
-        server.shutdown()
-        thread.join(5)
+    with serving(server), socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall("GET /api/v1/search?q=辣椒粉里有没有苏丹红&limit=1 HTTP/1.0\r\nHost: x\r\n\r\n".encode("utf-8"))
+        raw = b""
+        while chunk := conn.recv(65536):
+            raw += chunk
     body = json.loads(raw.split(b"\r\n\r\n", 1)[1])
     assert body["query"] == "辣椒粉里有没有苏丹红"
     assert "苏丹红" in body["items"][0]["service"]["name"]

@@ -1,12 +1,13 @@
 """The demo chat page in a real headless Chromium: type a need, see recommendations."""
 import shutil
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+
+from tests.conftest import serving
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -19,11 +20,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def served(shared_catalog_app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, shared_catalog_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture

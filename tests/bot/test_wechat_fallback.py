@@ -1,7 +1,6 @@
 """An answer that misses WeChat's passive-reply window is pushed by a worker
 through the customer-service API — here a local server standing in for WeChat."""
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
@@ -14,7 +13,7 @@ from rq import Queue
 
 from core.queue import DEFAULT_QUEUE
 from tests.bot.test_wechat import TOKEN, _query, _text
-from tests.conftest import build_catalog_app, cli
+from tests.conftest import build_catalog_app, cli, serving
 
 
 class FakeWeChat(BaseHTTPRequestHandler):
@@ -47,11 +46,8 @@ class FakeWeChat(BaseHTTPRequestHandler):
 def fake_wechat() -> Iterator[str]:
     FakeWeChat.calls = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeWeChat)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/cgi-bin/"
-    server.shutdown()
-    thread.join(5)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_port}/cgi-bin/"
 
 
 @pytest.fixture
