@@ -4,8 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.openapi import documented
+from api.schemas import SearchResponse
+from api.validation import parse_query
 from core.errors import InvalidInput
 from core.services.instrument_status import live_statuses
 from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters, SearchHit
@@ -33,21 +36,11 @@ class SearchParams(BaseModel):
         return value
 
 
-def _parse(args: Any) -> SearchParams:
-    multi = [k for k in args if len(args.getlist(k)) > 1]
-    if multi:
-        raise InvalidInput(f"Give each parameter once; repeated: {', '.join(multi)}.", code="invalid_query")
-    try:
-        return SearchParams.model_validate(args.to_dict())
-    except ValidationError as exc:
-        fields = {".".join(map(str, e["loc"])) or "query": e["msg"] for e in exc.errors()}
-        first = next(iter(fields.items()))
-        message = {
-            "q": f"The search text q is required and must have 1 to {MAX_QUERY} characters.",
-            "limit": "limit must be a whole number from 1 to 50.",
-            "max_price": "max_price must be a number of yuan, 0 or more.",
-        }.get(first[0], f"{first[0]}: {first[1]}")
-        raise InvalidInput(message, code="invalid_query", details={"fields": fields}) from None
+_MESSAGES = {
+    "q": f"The search text q is required and must have 1 to {MAX_QUERY} characters.",
+    "limit": "limit must be a whole number from 1 to 50.",
+    "max_price": "max_price must be a number of yuan, 0 or more.",
+}
 
 
 def _check_filter_values(engine: SearchEngine, params: SearchParams) -> None:
@@ -83,8 +76,9 @@ def _item(hit: SearchHit, status: str) -> dict[str, Any]:
 
 
 @search_bp.get("/search")
+@documented("/search", "get", "Find testing services for a need in plain words", SearchResponse, SearchParams, (400, 503))
 def search():  # type: ignore[no-untyped-def]
-    params = _parse(request.args)
+    params = parse_query(SearchParams, request.args, _MESSAGES)
     engine: SearchEngine = current_app.extensions["search"]
     _check_filter_values(engine, params)
     filters = SearchFilters(params.city, params.category, params.max_price, params.accreditation)
@@ -93,4 +87,4 @@ def search():  # type: ignore[no-untyped-def]
     body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}
     if not result.hits:
         body["message"] = "No listing on the platform matches this need confidently yet."
-    return jsonify(body)
+    return jsonify(SearchResponse.model_validate(body).model_dump(exclude_none=True))

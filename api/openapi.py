@@ -1,0 +1,88 @@
+"""The OpenAPI 3 document, generated from the pydantic models each route declares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Blueprint, jsonify
+from pydantic import BaseModel
+
+from api.schemas import ErrorBody
+
+openapi_bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+_STATUS_TEXT = {400: "Invalid input", 401: "Not signed in", 403: "Forbidden", 404: "Not found",
+                409: "Conflict", 422: "Business rule", 429: "Rate limited", 503: "Dependency unavailable"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str  # OpenAPI style: /services/{code}
+    method: str
+    summary: str
+    response: type[BaseModel]
+    query: type[BaseModel] | None
+    errors: tuple[int, ...]
+
+
+OPERATIONS: list[Operation] = []
+
+
+def documented(
+    path: str, method: str, summary: str, response: type[BaseModel],
+    query: type[BaseModel] | None = None, errors: tuple[int, ...] = (400,),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Record a route in the OpenAPI document; the handler itself is unchanged."""
+    OPERATIONS.append(Operation(path, method.lower(), summary, response, query, errors))
+    return lambda handler: handler
+
+
+def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in (part[1:-1] for part in op.path.split("/") if part.startswith("{"))
+    ]
+    if op.query is not None:
+        schema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, prop in schema.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop})
+    return params
+
+
+def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def openapi_document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    error_ref = _schema_ref(ErrorBody, schemas)
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        responses: dict[str, Any] = {
+            "200": {"description": "OK", "content": {"application/json": {"schema": _schema_ref(op.response, schemas)}}}
+        }
+        for status in op.errors:
+            responses[str(status)] = {
+                "description": _STATUS_TEXT.get(status, "Error"),
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        paths.setdefault("/api/v1" + op.path, {})[op.method] = {
+            "summary": op.summary,
+            "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "parameters": _parameters(op, schemas),
+            "responses": responses,
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Instrument-sharing platform API", "version": "1"},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+@openapi_bp.get("/openapi.json")
+def openapi_json():  # type: ignore[no-untyped-def]
+    return jsonify(openapi_document())
