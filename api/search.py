@@ -15,13 +15,10 @@ from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters, Se
 
 search_bp = Blueprint("search", __name__, url_prefix="/api/v1")
 
-MAX_QUERY = MAX_QUERY_CHARS
-
-
 class SearchParams(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    q: str = Field(min_length=1, max_length=MAX_QUERY)
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     limit: int = Field(default=10, ge=1, le=50)
     city: str | None = Field(default=None, min_length=1)
     category: str | None = Field(default=None, min_length=1)
@@ -37,28 +34,10 @@ class SearchParams(BaseModel):
 
 
 _MESSAGES = {
-    "q": f"The search text q is required and must have 1 to {MAX_QUERY} characters.",
+    "q": f"The search text q is required and must have 1 to {MAX_QUERY_CHARS} characters.",
     "limit": "limit must be a whole number from 1 to 50.",
     "max_price": "max_price must be a number of yuan, 0 or more.",
 }
-
-
-def _check_filter_values(engine: SearchEngine, params: SearchParams) -> None:
-    loaded = engine.index()
-    unknown: dict[str, Any] = {}
-    if params.city and params.city not in loaded.cities:
-        unknown["city"] = sorted(loaded.cities)
-    if params.category and not any(c == params.category or c.startswith(params.category + "/") for c in loaded.categories):
-        unknown["category"] = sorted({c.split("/")[0] for c in loaded.categories})
-    if params.accreditation and params.accreditation.upper() not in {a.upper() for a in loaded.accreditations}:
-        unknown["accreditation"] = sorted(loaded.accreditations)
-    if unknown:
-        names = ", ".join(f"{k}={getattr(params, k)!r}" for k in unknown)
-        raise InvalidInput(
-            f"Unknown filter value: {names}. See details for the values that exist.",
-            code="unknown_filter_value",
-            details={"known": unknown},
-        )
 
 
 def _item(hit: SearchHit, status: str) -> dict[str, Any]:
@@ -80,8 +59,15 @@ def _item(hit: SearchHit, status: str) -> dict[str, Any]:
 def search():  # type: ignore[no-untyped-def]
     params = parse_query(SearchParams, request.args, _MESSAGES)
     engine: SearchEngine = current_app.extensions["search"]
-    _check_filter_values(engine, params)
     filters = SearchFilters(params.city, params.category, params.max_price, params.accreditation)
+    unknown = engine.unknown_filter_values(filters)
+    if unknown:
+        names = ", ".join(f"{k}={getattr(params, k)!r}" for k in unknown)
+        raise InvalidInput(
+            f"Unknown filter value: {names}. See details for the values that exist.",
+            code="unknown_filter_value",
+            details={"known": unknown},
+        )
     result = engine.search(params.q, params.limit, filters)
     statuses = live_statuses(current_app.extensions["platform"].redis, [h.doc.instrument_code for h in result.hits])
     body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}

@@ -182,6 +182,18 @@ class SearchEngine:
         return self._synonyms
 
     # ---- querying -------------------------------------------------------
+    def unknown_filter_values(self, f: SearchFilters) -> dict[str, list[str]]:
+        """For each filter whose value no live listing has, the values that exist."""
+        loaded = self.index()
+        unknown: dict[str, list[str]] = {}
+        if f.city and f.city not in loaded.cities:
+            unknown["city"] = sorted(loaded.cities)
+        if f.category and not any(c == f.category or c.startswith(f.category + "/") for c in loaded.categories):
+            unknown["category"] = sorted({c.split("/")[0] for c in loaded.categories})
+        if f.accreditation and f.accreditation.upper() not in {a.upper() for a in loaded.accreditations}:
+            unknown["accreditation"] = sorted(loaded.accreditations)
+        return unknown
+
     def search(
         self, query: str, limit: int = 10, filters: SearchFilters | None = None, tuning: Tuning | None = None
     ) -> SearchResult:
