@@ -22,8 +22,9 @@ class Settings:
     build_workers: int = 1  # processes that encode during a full index build
     payment_provider: str = "sandbox"
     wechat: Mapping[str, str] = field(default_factory=dict)
-    # WeChat's HTTP API; tests point it at a local server
-    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    # WeChat's HTTP API root; tests point it at a local server
+    wechat_api_base: str = "https://api.weixin.qq.com/"
+    token_ttl: int = 7 * 24 * 3600  # lifetime of the API's own sign-in tokens
     bot_reply_deadline: float = 4.0  # seconds before a passive reply gives way to a pushed one
     secret_key: str = "dev-only-secret"
     demo_mode: bool = True
@@ -75,7 +76,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         build_workers=max(1, int(env.get("INDEX_BUILD_WORKERS") or os.cpu_count() or 1)),
         payment_provider=env.get("PAYMENT_PROVIDER") or "sandbox",
         wechat={k: env[k] for k in _WECHAT_KEYS if env.get(k)},
-        wechat_api_base=env.get("WECHAT_API_BASE_URL") or "https://api.weixin.qq.com/cgi-bin/",
+        wechat_api_base=(env.get("WECHAT_API_BASE_URL") or "https://api.weixin.qq.com/").rstrip("/") + "/",
+        token_ttl=int(env.get("TOKEN_TTL_SECONDS") or 7 * 24 * 3600),
         bot_reply_deadline=float(env.get("BOT_REPLY_DEADLINE_SECONDS") or 4.0),
         secret_key=env.get("SECRET_KEY") or "dev-only-secret",
         demo_mode=(env.get("DEMO_MODE") or "1") not in ("0", "false", "no"),

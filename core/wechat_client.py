@@ -1,31 +1,50 @@
-"""The official account's client for WeChat's HTTP API (customer-service messages…)."""
+"""Clients for WeChat's HTTP API: the official account (customer-service
+messages) and the mini-program (code2session)."""
 from __future__ import annotations
 
 from typing import Any
 
 import redis
 from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from core.config import Settings
-from core.errors import DependencyUnavailable
+from core.errors import DependencyUnavailable, Unauthorized
 
 
 class _Client(WeChatClient):
-    # wechatpy fetches the token from a fixed host; follow the configured base instead
+    """wechatpy fetches its token from a fixed host; follow the configured root instead."""
+
+    token_url = ""
+
     def fetch_access_token(self) -> Any:
         return self._fetch_access_token(
-            url=self.API_BASE_URL + "token",
+            url=self.token_url,
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
         )
 
 
-def official_account_client(settings: Settings, conn: redis.Redis) -> WeChatClient:
+def _client(settings: Settings, conn: redis.Redis, app_id_key: str, secret_key: str, base: str) -> _Client:
     cfg = settings.wechat
-    if not (cfg.get("WECHAT_APP_ID") and cfg.get("WECHAT_APP_SECRET")):
+    if not (cfg.get(app_id_key) and cfg.get(secret_key)):
         raise DependencyUnavailable(
-            "Sending WeChat messages needs WECHAT_APP_ID and WECHAT_APP_SECRET.", code="wechat_not_configured"
+            f"This needs {app_id_key} and {secret_key} to be configured.", code="wechat_not_configured"
         )
-    client = _Client(cfg["WECHAT_APP_ID"], cfg["WECHAT_APP_SECRET"], session=RedisStorage(conn, prefix="wechat"), timeout=10)
-    client.API_BASE_URL = settings.wechat_api_base
+    client = _Client(cfg[app_id_key], cfg[secret_key], session=RedisStorage(conn, prefix=f"wechat:{app_id_key}"), timeout=10)
+    client.API_BASE_URL = base
+    client.token_url = settings.wechat_api_base + "cgi-bin/token"
     return client
+
+
+def official_account_client(settings: Settings, conn: redis.Redis) -> WeChatClient:
+    return _client(settings, conn, "WECHAT_APP_ID", "WECHAT_APP_SECRET", settings.wechat_api_base + "cgi-bin/")
+
+
+def code_to_session(settings: Settings, conn: redis.Redis, js_code: str) -> dict[str, str]:
+    """wx.login's code -> {"openid", "session_key", …} from WeChat."""
+    client = _client(settings, conn, "WECHAT_MINI_APP_ID", "WECHAT_MINI_APP_SECRET", settings.wechat_api_base)
+    try:
+        return client.wxa.code_to_session(js_code)
+    except WeChatClientException as exc:
+        raise Unauthorized(f"WeChat did not accept the login code ({exc.errcode}: {exc.errmsg}).", code="bad_login_code") from exc

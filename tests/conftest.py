@@ -126,3 +126,16 @@ def write_lines(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def fake_wechat() -> Iterator[str]:
+    """The root URL of a local stand-in for WeChat's HTTP API (see tests/fake_wechat.py)."""
+    from http.server import ThreadingHTTPServer
+
+    from tests.fake_wechat import FakeWeChat
+
+    FakeWeChat.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeWeChat)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_port}/"
