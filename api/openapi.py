@@ -23,6 +23,8 @@ class Operation:
     response: type[BaseModel]
     query: type[BaseModel] | None
     errors: tuple[int, ...]
+    body: type[BaseModel] | None = None
+    signed_in: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -31,9 +33,10 @@ OPERATIONS: list[Operation] = []
 def documented(
     path: str, method: str, summary: str, response: type[BaseModel],
     query: type[BaseModel] | None = None, errors: tuple[int, ...] = (400,),
+    body: type[BaseModel] | None = None, signed_in: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Record a route in the OpenAPI document; the handler itself is unchanged."""
-    OPERATIONS.append(Operation(path, method.lower(), summary, response, query, errors))
+    OPERATIONS.append(Operation(path, method.lower(), summary, response, query, errors, body, signed_in))
     return lambda handler: handler
 
 
@@ -69,17 +72,27 @@ def openapi_document() -> dict[str, Any]:
                 "description": _STATUS_TEXT.get(status, "Error"),
                 "content": {"application/json": {"schema": error_ref}},
             }
-        paths.setdefault("/api/v1" + op.path, {})[op.method] = {
+        operation: dict[str, Any] = {
             "summary": op.summary,
             "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             "parameters": _parameters(op, schemas),
             "responses": responses,
         }
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True, "content": {"application/json": {"schema": _schema_ref(op.body, schemas)}},
+            }
+        if op.signed_in:
+            operation["security"] = [{"bearerToken": []}]
+        paths.setdefault("/api/v1" + op.path, {})[op.method] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": "Instrument-sharing platform API", "version": "1"},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearerToken": {"type": "http", "scheme": "bearer", "description": "from /auth/login"}},
+        },
     }
 
 

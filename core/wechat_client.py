@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
@@ -44,7 +45,12 @@ def official_account_client(settings: Settings, conn: redis.Redis) -> WeChatClie
 def code_to_session(settings: Settings, conn: redis.Redis, js_code: str) -> dict[str, str]:
     """wx.login's code -> {"openid", "session_key", …} from WeChat."""
     client = _client(settings, conn, "WECHAT_MINI_APP_ID", "WECHAT_MINI_APP_SECRET", settings.wechat_api_base)
+    client.wxa.API_BASE_URL = settings.wechat_api_base  # the wxa API carries its own host
     try:
         return client.wxa.code_to_session(js_code)
     except WeChatClientException as exc:
+        if exc.errcode is None:  # no answer at all, not a refusal
+            raise DependencyUnavailable("WeChat could not be reached; try again shortly.", code="wechat_unreachable") from exc
         raise Unauthorized(f"WeChat did not accept the login code ({exc.errcode}: {exc.errmsg}).", code="bad_login_code") from exc
+    except requests.RequestException as exc:
+        raise DependencyUnavailable("WeChat could not be reached; try again shortly.", code="wechat_unreachable") from exc

@@ -1,0 +1,127 @@
+"""Mini-program sign-in (wx.login -> code2session -> our token), the demo
+sign-in, and the signed-in user's profile and company."""
+from __future__ import annotations
+
+import secrets
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from api.openapi import documented
+from api.validation import parse_json_body
+from core.db import unit_of_work
+from core.errors import NotFound, Unauthorized
+from core.models import User
+from core.services.auth import issue_token, user_for_openid, user_for_token
+from core.services.company import update_company
+from core.wechat_client import code_to_session
+
+auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1")
+
+SESSION_KEY_SECONDS = 3 * 24 * 3600
+B = TypeVar("B", bound=BaseModel)
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128, description="the code from wx.login()")
+
+
+class DemoLoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="演示用户", min_length=1, max_length=50)
+
+
+class CompanyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    company_name: str = Field(max_length=200)
+    credit_code: str = Field(max_length=18)
+    contact_name: str = Field(max_length=100)
+    contact_phone: str = Field(max_length=32)
+
+
+class Profile(BaseModel):
+    id: int
+    display_name: str
+    role: str
+    company_name: str | None
+    company_credit_code: str | None
+    contact_name: str | None
+    contact_phone: str | None
+
+
+class SignedIn(BaseModel):
+    token: str
+    expires_in: int
+    user: Profile
+
+
+def _body(model: type[B]) -> B:
+    return parse_json_body(model, request.get_json(silent=True))
+
+
+def _profile(user: User) -> Profile:
+    return Profile(id=user.id, display_name=user.display_name, role=user.role.value, company_name=user.company_name,
+                   company_credit_code=user.company_credit_code, contact_name=user.contact_name,
+                   contact_phone=user.contact_phone)
+
+
+def _signed_in(user: User) -> Any:
+    settings = current_app.extensions["platform"].settings
+    body = SignedIn(token=issue_token(settings.secret_key, user), expires_in=settings.token_ttl, user=_profile(user))
+    return jsonify(body.model_dump())
+
+
+def signed_in_user(session: Session) -> User:
+    """The user of the request's bearer token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in first: send Authorization: Bearer <token> from /api/v1/auth/login.")
+    settings = current_app.extensions["platform"].settings
+    return user_for_token(session, settings.secret_key, token.strip(), settings.token_ttl)
+
+
+@auth_bp.post("/auth/login")
+@documented("/auth/login", "post", "Sign in with the code from wx.login()", SignedIn, errors=(400, 401, 503), body=LoginBody)
+def login():  # type: ignore[no-untyped-def]
+    body = _body(LoginBody)
+    platform = current_app.extensions["platform"]
+    answer = code_to_session(platform.settings, platform.redis, body.code)
+    # the session key stays on the server: it decrypts the user's data, it is never sent back
+    platform.redis.set(f"wechat:session_key:{answer['openid']}", answer["session_key"], ex=SESSION_KEY_SECONDS)
+    with unit_of_work(platform.session_factory) as session:
+        user = user_for_openid(session, answer["openid"])
+    return _signed_in(user)
+
+
+@auth_bp.post("/auth/demo-login")
+@documented("/auth/demo-login", "post", "Sign in without WeChat (demo mode only)", SignedIn, errors=(400, 404), body=DemoLoginBody)
+def demo_login():  # type: ignore[no-untyped-def]
+    settings = current_app.extensions["platform"].settings
+    if settings.wechat.get("WECHAT_MINI_APP_ID") or not settings.demo_mode:
+        raise NotFound("Demo sign-in is off: this platform signs in through WeChat.", code="demo_login_off")
+    body = _body(DemoLoginBody)
+    with unit_of_work(current_app.extensions["platform"].session_factory) as session:
+        user = user_for_openid(session, "demo-" + secrets.token_hex(8), body.name)
+    return _signed_in(user)
+
+
+@auth_bp.get("/me")
+@documented("/me", "get", "The signed-in user", Profile, errors=(401,), signed_in=True)
+def me():  # type: ignore[no-untyped-def]
+    with unit_of_work(current_app.extensions["platform"].session_factory) as session:
+        return jsonify(_profile(signed_in_user(session)).model_dump())
+
+
+@auth_bp.put("/me/company")
+@documented("/me/company", "put", "Set the signed-in enterprise user's company", Profile, errors=(400, 401, 403),
+            body=CompanyBody, signed_in=True)
+def put_company():  # type: ignore[no-untyped-def]
+    body = _body(CompanyBody)
+    with unit_of_work(current_app.extensions["platform"].session_factory) as session:
+        user = update_company(session, signed_in_user(session), body.company_name, body.credit_code,
+                              body.contact_name, body.contact_phone)
+        return jsonify(_profile(user).model_dump())

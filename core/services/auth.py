@@ -1,0 +1,38 @@
+"""Sign-in for the mini-program: WeChat identity -> our own signed, expiring token."""
+from __future__ import annotations
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import Unauthorized
+from core.models import Role, User
+
+_SALT = "api-token"
+
+
+def user_for_openid(session: Session, openid: str, display_name: str = "微信用户") -> User:
+    """The enterprise user behind a WeChat openid, created on first sign-in."""
+    user = session.scalar(select(User).where(User.wechat_openid == openid))
+    if user is None:
+        user = User(wechat_openid=openid, display_name=display_name, role=Role.enterprise)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def issue_token(secret: str, user: User) -> str:
+    return URLSafeTimedSerializer(secret, salt=_SALT).dumps({"uid": user.id})
+
+
+def user_for_token(session: Session, secret: str, token: str, max_age: int) -> User:
+    try:
+        data = URLSafeTimedSerializer(secret, salt=_SALT).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise Unauthorized("Your sign-in has expired; sign in again.", code="token_expired") from None
+    except BadSignature:
+        raise Unauthorized("The sign-in token is not valid.", code="invalid_token") from None
+    user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active:
+        raise Unauthorized("This account no longer exists or is disabled.", code="invalid_token")
+    return user
