@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from api.openapi import documented
+from api.schemas import SearchHistory
 from api.validation import parse_json_body
 from core.db import unit_of_work
 from core.errors import NotFound, Unauthorized
 from core.models import User
 from core.services.auth import issue_token, user_for_openid, user_for_token
 from core.services.company import update_company
+from core.services.search_log import search_history
 from core.wechat_client import code_to_session
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1")
@@ -74,6 +76,11 @@ def _signed_in(user: User) -> Any:
     return jsonify(body.model_dump())
 
 
+def optional_signed_in_user(session: Session) -> User | None:
+    """The signed-in user if the request carries a token (a bad token is still an error)."""
+    return signed_in_user(session) if request.headers.get("Authorization") else None
+
+
 def signed_in_user(session: Session) -> User:
     """The user of the request's bearer token."""
     header = request.headers.get("Authorization", "")
@@ -125,3 +132,12 @@ def put_company():  # type: ignore[no-untyped-def]
         user = update_company(session, signed_in_user(session), body.company_name, body.credit_code,
                               body.contact_name, body.contact_phone)
         return jsonify(_profile(user).model_dump())
+
+
+@auth_bp.get("/me/searches")
+@documented("/me/searches", "get", "The signed-in user's recent searches, newest first", SearchHistory, errors=(401,), signed_in=True)
+def my_searches():  # type: ignore[no-untyped-def]
+    platform = current_app.extensions["platform"]
+    with unit_of_work(platform.session_factory) as session:
+        user = signed_in_user(session)
+    return jsonify(SearchHistory(items=search_history(platform.redis, user.id)).model_dump())

@@ -111,3 +111,16 @@ class PageParams(BaseModel):
 
     page: int = Field(default=1, ge=1)
     per_page: int = Field(default=20, ge=1, le=100)
+
+
+class HotSearch(BaseModel):
+    query: str
+    count: int
+
+
+class HotSearches(BaseModel):
+    items: list[HotSearch]
+
+
+class SearchHistory(BaseModel):
+    items: list[str]

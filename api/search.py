@@ -7,9 +7,12 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.openapi import documented
-from api.schemas import SearchResponse
+from api.auth import optional_signed_in_user
+from api.schemas import HotSearch, HotSearches, SearchResponse
 from api.validation import parse_query
+from core.db import unit_of_work
 from core.errors import InvalidInput
+from core.services.search_log import hot_searches, record_search
 from core.services.instrument_status import live_statuses
 from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters, SearchHit
 
@@ -69,8 +72,20 @@ def search():  # type: ignore[no-untyped-def]
             details={"known": unknown},
         )
     result = engine.search(params.q, params.limit, filters)
+    platform = current_app.extensions["platform"]
+    with unit_of_work(platform.session_factory) as session:
+        user = optional_signed_in_user(session)
+        user_id = user.id if user else None
+    record_search(platform.redis, params.q, user_id, bool(result.hits))
     statuses = live_statuses(current_app.extensions["platform"].redis, [h.doc.instrument_code for h in result.hits])
     body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}
     if not result.hits:
         body["message"] = "No listing on the platform matches this need confidently yet."
     return jsonify(SearchResponse.model_validate(body).model_dump(exclude_none=True))
+
+
+@search_bp.get("/search/hot")
+@documented("/search/hot", "get", "What people searched for most in the last 7 days (needs with answers)", HotSearches, errors=())
+def hot():  # type: ignore[no-untyped-def]
+    items = [HotSearch(query=q, count=n) for q, n in hot_searches(current_app.extensions["platform"].redis)]
+    return jsonify(HotSearches(items=items).model_dump())

@@ -119,3 +119,21 @@ def test_raw_utf8_in_the_query_string_is_understood(shared_catalog_app: Flask) -
     body = json.loads(raw.split(b"\r\n\r\n", 1)[1])
     assert body["query"] == "辣椒粉里有没有苏丹红"
     assert "苏丹红" in body["items"][0]["service"]["name"]
+
+
+def test_hot_searches_and_my_history(shared_catalog_app: Flask) -> None:
+    client = shared_catalog_app.test_client()
+    token = client.post("/api/v1/auth/demo-login", json={"name": "李工"}).get_json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    def hot_count(query: str) -> int:
+        items = client.get("/api/v1/search/hot").get_json()["items"]
+        return next((i["count"] for i in items if i["query"] == query), 0)
+
+    before = hot_count("晶型")  # the Redis of a CI run may hold earlier counts
+    for q in ("晶型", "晶型", "帮我修一下空调"):
+        client.get("/api/v1/search", query_string={"q": q}, headers=auth)
+    assert hot_count("晶型") == before + 2
+    assert hot_count("帮我修一下空调") == 0  # needs nobody meets do not trend
+    history = client.get("/api/v1/me/searches", headers=auth).get_json()["items"]
+    assert history == ["帮我修一下空调", "晶型"]
+    assert client.get("/api/v1/search", query_string={"q": "晶型"}, headers={"Authorization": "Bearer forged"}).status_code == 401
