@@ -17,6 +17,7 @@ from core.errors import NotFound, Unauthorized
 from core.models import User
 from core.services.auth import issue_token, user_for_openid, user_for_token
 from core.services.company import update_company
+from core.services.rate_limit import enforce
 from core.services.search_log import search_history
 from core.wechat_client import code_to_session
 
@@ -92,10 +93,11 @@ def signed_in_user(session: Session) -> User:
 
 
 @auth_bp.post("/auth/login")
-@documented("/auth/login", "post", "Sign in with the code from wx.login()", SignedIn, errors=(400, 401, 503), body=LoginBody)
+@documented("/auth/login", "post", "Sign in with the code from wx.login()", SignedIn, errors=(400, 401, 429, 503), body=LoginBody)
 def login():  # type: ignore[no-untyped-def]
-    body = _body(LoginBody)
     platform = current_app.extensions["platform"]
+    enforce(platform.redis, "login-ip", request.remote_addr or "-", platform.settings.login_per_ip)
+    body = _body(LoginBody)
     answer = code_to_session(platform.settings, platform.redis, body.code)
     # the session key stays on the server: it decrypts the user's data, it is never sent back
     platform.redis.set(f"wechat:session_key:{answer['openid']}", answer["session_key"], ex=SESSION_KEY_SECONDS)
@@ -105,9 +107,11 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @auth_bp.post("/auth/demo-login")
-@documented("/auth/demo-login", "post", "Sign in without WeChat (demo mode only)", SignedIn, errors=(400, 404), body=DemoLoginBody)
+@documented("/auth/demo-login", "post", "Sign in without WeChat (demo mode only)", SignedIn, errors=(400, 404, 429), body=DemoLoginBody)
 def demo_login():  # type: ignore[no-untyped-def]
-    settings = current_app.extensions["platform"].settings
+    platform = current_app.extensions["platform"]
+    settings = platform.settings
+    enforce(platform.redis, "login-ip", request.remote_addr or "-", settings.login_per_ip)
     if settings.wechat.get("WECHAT_MINI_APP_ID") or not settings.demo_mode:
         raise NotFound("Demo sign-in is off: this platform signs in through WeChat.", code="demo_login_off")
     body = _body(DemoLoginBody)

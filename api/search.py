@@ -12,6 +12,7 @@ from api.schemas import HotSearch, HotSearches, SearchResponse
 from api.validation import parse_query
 from core.db import unit_of_work
 from core.errors import InvalidInput
+from core.services.rate_limit import enforce
 from core.services.search_log import hot_searches, record_search
 from core.services.instrument_status import live_statuses
 from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters, SearchHit
@@ -58,8 +59,16 @@ def _item(hit: SearchHit, status: str) -> dict[str, Any]:
 
 
 @search_bp.get("/search")
-@documented("/search", "get", "Find testing services for a need in plain words", SearchResponse, SearchParams, (400, 503))
+@documented("/search", "get", "Find testing services for a need in plain words", SearchResponse, SearchParams, (400, 401, 429, 503))
 def search():  # type: ignore[no-untyped-def]
+    platform = current_app.extensions["platform"]
+    with unit_of_work(platform.session_factory) as session:
+        user = optional_signed_in_user(session)
+        user_id = user.id if user else None
+    limits = platform.settings
+    enforce(platform.redis, "search-ip", request.remote_addr or "-", limits.search_per_ip)
+    if user_id is not None:
+        enforce(platform.redis, "search-user", str(user_id), limits.search_per_user)
     params = parse_query(SearchParams, request.args, _MESSAGES)
     engine: SearchEngine = current_app.extensions["search"]
     filters = SearchFilters(params.city, params.category, params.max_price, params.accreditation)
@@ -72,12 +81,8 @@ def search():  # type: ignore[no-untyped-def]
             details={"known": unknown},
         )
     result = engine.search(params.q, params.limit, filters)
-    platform = current_app.extensions["platform"]
-    with unit_of_work(platform.session_factory) as session:
-        user = optional_signed_in_user(session)
-        user_id = user.id if user else None
     record_search(platform.redis, params.q, user_id, bool(result.hits))
-    statuses = live_statuses(current_app.extensions["platform"].redis, [h.doc.instrument_code for h in result.hits])
+    statuses = live_statuses(platform.redis, [h.doc.instrument_code for h in result.hits])
     body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}
     if not result.hits:
         body["message"] = "No listing on the platform matches this need confidently yet."

@@ -26,6 +26,10 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com/"
     token_ttl: int = 7 * 24 * 3600  # lifetime of the API's own sign-in tokens
     bot_reply_deadline: float = 4.0  # seconds before a passive reply gives way to a pushed one
+    # requests per minute; per IP is generous because offices share one address
+    search_per_user: int = 120
+    search_per_ip: int = 1200
+    login_per_ip: int = 30
     secret_key: str = "dev-only-secret"
     demo_mode: bool = True
 
@@ -79,6 +83,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_api_base=(env.get("WECHAT_API_BASE_URL") or "https://api.weixin.qq.com/").rstrip("/") + "/",
         token_ttl=int(env.get("TOKEN_TTL_SECONDS") or 7 * 24 * 3600),
         bot_reply_deadline=float(env.get("BOT_REPLY_DEADLINE_SECONDS") or 4.0),
+        search_per_user=int(env.get("RATE_LIMIT_SEARCH_PER_USER") or 120),
+        search_per_ip=int(env.get("RATE_LIMIT_SEARCH_PER_IP") or 1200),
+        login_per_ip=int(env.get("RATE_LIMIT_LOGIN_PER_IP") or 30),
         secret_key=env.get("SECRET_KEY") or "dev-only-secret",
         demo_mode=(env.get("DEMO_MODE") or "1") not in ("0", "false", "no"),
     )
