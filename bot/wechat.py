@@ -163,7 +163,7 @@ def _event_text(event: Any) -> str:
     name = event.event
     if name == "unsubscribe":
         return ""
-    if name in ("subscribe", "subscribe_scan"):
+    if name in ("subscribe", "subscribe_scan", "scan"):
         scene = getattr(event, "scene_id", "") or ""
         scene = scene.removeprefix("qrscene_")
         return WELCOME + (f"\n（您扫描的是“{scene}”的二维码，我们会优先为您推荐相关服务。）" if scene else "")

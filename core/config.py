@@ -17,6 +17,7 @@ class Settings:
     mqtt_url: str | None  # None: the embedded amqtt broker
     host: str = "127.0.0.1"
     port: int = 8000
+    web_workers: int = 2  # gunicorn processes (gunicorn.conf.py)
     search_model: str = DEFAULT_SEARCH_MODEL
     encoder_threads: int = 1
     build_workers: int = 1  # processes that encode during a full index build
@@ -75,6 +76,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mqtt_url=env.get("MQTT_URL") or None,
         host=env.get("HOST") or "127.0.0.1",
         port=int(env.get("PORT") or 8000),
+        web_workers=max(1, int(env.get("WEB_CONCURRENCY") or 2)),
         search_model=env.get("SEARCH_MODEL") or DEFAULT_SEARCH_MODEL,
         encoder_threads=max(1, int(env.get("ENCODER_THREADS") or 1)),
         build_workers=max(1, int(env.get("INDEX_BUILD_WORKERS") or os.cpu_count() or 1)),

@@ -117,6 +117,7 @@ def test_safe_mode_round_trip(wechat_app: Flask) -> None:
     [
         (_event("subscribe", 1700000200), "说说您想检测什么"),
         (_event("subscribe", 1700000201, key="qrscene_重庆展会"), "重庆展会"),
+        (_event("SCAN", 1700000205, key="杭州展位"), "杭州展位"),
         (_event("CLICK", 1700000202, key="HOT"), "热门检测"),
         (_event("CLICK", 1700000203, key="MY_ORDERS"), "我的订单"),
         (_event("CLICK", 1700000204, key="CONTACT"), "工作人员"),
