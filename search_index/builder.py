@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.models import Service
 from core.services.index_outbox import clear_changes, pending_changes
 from search_index.documents import IndexDoc, searchable_docs
-from search_index.encoders import Encoder
+from search_index.encoders import Encoder, load_encoder
 from search_index.segment import IndexCorrupt, Segment, term_counts
 from search_index.store import INDEX_FORMAT, IndexMissing, IndexStore, Manifest
 
@@ -37,7 +37,7 @@ class SyncReport:
     merged: bool = False
 
 
-_fork_encoder: Encoder | None = None  # handed to forked build workers
+_worker_encoder: Encoder | None = None  # one per build worker process
 
 Batch = tuple[np.ndarray, list[dict[str, int]]]
 
@@ -47,28 +47,30 @@ def _prepare(encoder: Encoder, docs: Sequence[IndexDoc]) -> Batch:
     return encoder.encode([d.vector_text() for d in docs]), [term_counts(d) for d in docs]
 
 
+def _start_worker(model: str) -> None:
+    global _worker_encoder
+    _worker_encoder = load_encoder(model, threads=1)
+
+
 def _prepare_in_worker(docs: Sequence[IndexDoc]) -> Batch:
-    assert _fork_encoder is not None
-    return _prepare(_fork_encoder, docs)
+    assert _worker_encoder is not None
+    return _prepare(_worker_encoder, docs)
 
 
 def prepare_docs(
     encoder: Encoder, docs: Sequence[IndexDoc], progress: Progress | None = None, workers: int = 1
 ) -> tuple[np.ndarray, list[dict[str, int]]]:
     """Vectors and term counts of docs, in order. With workers > 1 the batches
-    are spread over forked processes with one BLAS thread each, so a build uses
-    every core without oversubscribing any."""
-    global _fork_encoder
+    are spread over worker processes with one BLAS thread each, so a build uses
+    every core without oversubscribing any. Workers are spawned, not forked: a
+    fork of a process with threads (a server, a test run) can inherit a held lock."""
     batches = [docs[i : i + ENCODE_BATCH] for i in range(0, len(docs), ENCODE_BATCH)]
     vectors = np.zeros((len(docs), encoder.dim), dtype=np.float32)
     counts: list[dict[str, int]] = []
-    if workers > 1 and len(batches) > workers:
-        _fork_encoder = encoder  # forked children inherit the loaded model
-        try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                _collect(pool.imap(_prepare_in_worker, batches), vectors, counts, progress)
-        finally:
-            _fork_encoder = None
+    if workers > 1 and len(batches) > 2 * workers:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(workers, initializer=_start_worker, initargs=(encoder.name,)) as pool:
+            _collect(pool.imap(_prepare_in_worker, batches), vectors, counts, progress)
     else:
         _collect((_prepare(encoder, b) for b in batches), vectors, counts, progress)
     return vectors, counts

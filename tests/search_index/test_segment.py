@@ -64,9 +64,9 @@ def test_parallel_preparation_gives_the_same_vectors_and_terms_in_the_same_order
     from search_index.builder import prepare_docs
     from search_index.encoders import load_encoder
 
-    docs = [IndexDoc(id=i, code=f"S{i}", name=f"第{i}号样品的拉伸试验", price_cny=1.0) for i in range(700)]
+    docs = [IndexDoc(id=i, code=f"S{i}", name=f"第{i}号样品的拉伸试验", price_cny=1.0) for i in range(1300)]
     encoder = load_encoder("use-multilingual")
     serial_vectors, serial_counts = prepare_docs(encoder, docs)
     parallel_vectors, parallel_counts = prepare_docs(encoder, docs, workers=2)
     assert np.allclose(serial_vectors, parallel_vectors, atol=1e-5)
-    assert parallel_counts == serial_counts and "w:699" in parallel_counts[699]
+    assert parallel_counts == serial_counts and "w:1299" in parallel_counts[1299]
