@@ -77,9 +77,13 @@ def _signed_in(user: User) -> Any:
     return jsonify(body.model_dump())
 
 
-def optional_signed_in_user(session: Session) -> User | None:
-    """The signed-in user if the request carries a token (a bad token is still an error)."""
-    return signed_in_user(session) if request.headers.get("Authorization") else None
+def optional_signed_in_user_id() -> int | None:
+    """The signed-in user's id if the request carries a token (a bad token is
+    still an error); anonymous requests never open a database session."""
+    if not request.headers.get("Authorization"):
+        return None
+    with unit_of_work(current_app.extensions["platform"].session_factory) as session:
+        return signed_in_user(session).id
 
 
 def signed_in_user(session: Session) -> User:
