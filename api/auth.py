@@ -3,7 +3,7 @@ sign-in, and the signed-in user's profile and company."""
 from __future__ import annotations
 
 import secrets
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,10 +15,11 @@ from api.validation import parse_json_body
 from core.db import unit_of_work
 from core.errors import NotFound, Unauthorized
 from core.models import User
-from core.services.auth import issue_token, user_for_openid, user_for_token
+from core.services.auth import demo_user, issue_token, user_for_openid, user_for_token
 from core.services.company import update_company
 from core.services.rate_limit import enforce
 from core.services.search_log import search_history
+from core.services.users import user_for_password
 from core.wechat_client import code_to_session
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1")
@@ -35,6 +36,14 @@ class LoginBody(BaseModel):
 class DemoLoginBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="演示用户", min_length=1, max_length=50)
+    role: Literal["enterprise", "lab_staff", "platform_admin"] = "enterprise"
+    institution: str | None = Field(default=None, max_length=64, description="lab staff: the institution's code")
+
+
+class PasswordLoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
 
 
 class CompanyBody(BaseModel):
@@ -120,7 +129,19 @@ def demo_login():  # type: ignore[no-untyped-def]
         raise NotFound("Demo sign-in is off: this platform signs in through WeChat.", code="demo_login_off")
     body = _body(DemoLoginBody)
     with unit_of_work(current_app.extensions["platform"].session_factory) as session:
-        user = user_for_openid(session, "demo-" + secrets.token_hex(8), body.name)
+        user = demo_user(session, "demo-" + secrets.token_hex(8), body.name, body.role, body.institution)
+    return _signed_in(user)
+
+
+@auth_bp.post("/auth/password-login")
+@documented("/auth/password-login", "post", "Sign in with a username and password (lab staff, admins)", SignedIn,
+            errors=(400, 401, 429), body=PasswordLoginBody)
+def password_login():  # type: ignore[no-untyped-def]
+    platform = current_app.extensions["platform"]
+    enforce(platform.redis, "login-ip", request.remote_addr or "-", platform.settings.login_per_ip)
+    body = _body(PasswordLoginBody)
+    with unit_of_work(platform.session_factory) as session:
+        user = user_for_password(session, body.username, body.password)
     return _signed_in(user)
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from api.openapi import documented
 from api.schemas import (
-    CategoryList, InstitutionDetail, InstitutionRef, InstrumentDetail, InstrumentRef, InstrumentSummary, PageParams,
+    CategoryList, InstitutionDetail, RatingItem, RatingSummaryOut, InstitutionRef, InstrumentDetail, InstrumentRef, InstrumentSummary, PageParams,
     ServiceDetail, ServiceSummary,
 )
 from api.validation import parse_query
@@ -14,6 +14,7 @@ from core.db import unit_of_work
 from core.models import Institution, Service
 from core.services.catalog_queries import category_counts, institution_detail, instrument_detail, service_detail
 from core.services.instrument_status import live_statuses
+from core.services.ratings import service_ratings
 
 catalog_bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 
@@ -37,6 +38,12 @@ def _institution_ref(inst: Institution) -> InstitutionRef:
     return InstitutionRef(code=inst.code, name=inst.name, city=inst.city)
 
 
+def _ratings(session, svc: Service) -> RatingSummaryOut:  # type: ignore[no-untyped-def]
+    summary = service_ratings(session, svc)
+    return RatingSummaryOut(average=summary.average, count=summary.count, recent=[
+        RatingItem(stars=r.stars, comment=r.comment, lab_reply=r.lab_reply) for r in summary.recent])
+
+
 @catalog_bp.get("/services/<code>")
 @documented("/services/{code}", "get", "A testing service: method, samples, price, lab, live status", ServiceDetail, errors=(404,))
 def get_service(code: str):  # type: ignore[no-untyped-def]
@@ -48,7 +55,7 @@ def get_service(code: str):  # type: ignore[no-untyped-def]
             standards=list(svc.standards), duration_minutes=svc.duration_minutes,
             sample_requirements=svc.sample_requirements,
             instrument=InstrumentRef(code=ins.code, name=ins.name, status=_status(ins.code)),
-            institution=_institution_ref(inst),
+            institution=_institution_ref(inst), rating=_ratings(session, svc),
         )
     return jsonify(body.model_dump())
 

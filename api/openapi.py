@@ -25,6 +25,10 @@ class Operation:
     errors: tuple[int, ...]
     body: type[BaseModel] | None = None
     signed_in: bool = False
+    # a binary answer (a PDF, a CSV) instead of the JSON response model
+    media_type: str | None = None
+    # "multipart/form-data" for file uploads
+    body_media_type: str = "application/json"
 
 
 OPERATIONS: list[Operation] = []
@@ -33,10 +37,12 @@ OPERATIONS: list[Operation] = []
 def documented(
     path: str, method: str, summary: str, response: type[BaseModel],
     query: type[BaseModel] | None = None, errors: tuple[int, ...] = (400,),
-    body: type[BaseModel] | None = None, signed_in: bool = False,
+    body: type[BaseModel] | None = None, signed_in: bool = False, media_type: str | None = None,
+    body_media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Record a route in the OpenAPI document; the handler itself is unchanged."""
-    OPERATIONS.append(Operation(path, method.lower(), summary, response, query, errors, body, signed_in))
+    OPERATIONS.append(Operation(path, method.lower(), summary, response, query, errors, body, signed_in, media_type,
+                                body_media_type))
     return lambda handler: handler
 
 
@@ -64,9 +70,9 @@ def openapi_document() -> dict[str, Any]:
     error_ref = _schema_ref(ErrorBody, schemas)
     paths: dict[str, Any] = {}
     for op in OPERATIONS:
-        responses: dict[str, Any] = {
-            "200": {"description": "OK", "content": {"application/json": {"schema": _schema_ref(op.response, schemas)}}}
-        }
+        content = ({op.media_type: {"schema": {"type": "string", "format": "binary"}}} if op.media_type
+                   else {"application/json": {"schema": _schema_ref(op.response, schemas)}})
+        responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}
         for status in op.errors:
             responses[str(status)] = {
                 "description": _STATUS_TEXT.get(status, "Error"),
@@ -80,7 +86,7 @@ def openapi_document() -> dict[str, Any]:
         }
         if op.body is not None:
             operation["requestBody"] = {
-                "required": True, "content": {"application/json": {"schema": _schema_ref(op.body, schemas)}},
+                "required": True, "content": {op.body_media_type: {"schema": _schema_ref(op.body, schemas)}},
             }
         if op.signed_in:
             operation["security"] = [{"bearerToken": []}]

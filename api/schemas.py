@@ -51,6 +51,18 @@ class SearchResponse(BaseModel):
     message: str | None = None
 
 
+class RatingItem(BaseModel):
+    stars: int
+    comment: str | None
+    lab_reply: str | None
+
+
+class RatingSummaryOut(BaseModel):
+    average: float | None
+    count: int
+    recent: list[RatingItem]
+
+
 class ServiceDetail(ServiceSummary):
     description: str | None
     sample_types: list[str]
@@ -60,6 +72,7 @@ class ServiceDetail(ServiceSummary):
     sample_requirements: str | None
     instrument: InstrumentRef
     institution: InstitutionRef
+    rating: RatingSummaryOut
 
 
 class InstrumentDetail(BaseModel):

@@ -33,6 +33,17 @@ class Settings:
     login_per_ip: int = 30
     secret_key: str = "dev-only-secret"
     demo_mode: bool = True
+    orders: "OrderRules" = field(default_factory=lambda: OrderRules())
+    vouchers: "VoucherRules" = field(default_factory=lambda: VoucherRules())
+    wechatpay: Mapping[str, str] = field(default_factory=dict)
+    # where WeChat Pay's servers reach us (notify_url); tests point the client at a local stand-in
+    public_base_url: str = "http://127.0.0.1:8000"
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com/"
+    iot: "IotRules" = field(default_factory=lambda: IotRules())
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
 
     @property
     def index_dir(self) -> Path:
@@ -47,6 +58,45 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+@dataclass(frozen=True)
+class OrderRules:
+    timezone: str = "Asia/Shanghai"  # opening hours are local wall-clock times
+    slot_minutes: int = 30  # bookings are made of cells this long
+    payment_minutes: int = 30  # an unpaid order expires and frees its slot
+    auto_confirm_days: int = 7  # a report nobody disputes is confirmed after this
+    report_max_bytes: int = 20 * 1024 * 1024
+    report_link_seconds: int = 600
+    # the bookable week when a lab has not set opening hours: Monday to Friday, 9 to 17
+    default_hours: tuple[int, int] = (9, 17)
+
+
+@dataclass(frozen=True)
+class VoucherRules:
+    """Defaults mirror provincial schemes: half the fee, 20,000 CNY an application, 100,000 a year."""
+
+    max_share_pct: int = 50
+    max_per_application_cents: int = 20_000_00
+    max_per_company_year_cents: int = 100_000_00
+    default_validity_days: int = 365
+
+
+@dataclass(frozen=True)
+class IotRules:
+    """Sensor ingestion (iot/): topics, the embedded broker and the state rules."""
+
+    topic_prefix: str = ""  # before instruments/… and gateways/…, to share a broker between deployments
+    share_group: str = "ingest"  # MQTT shared subscription group of the ingestion processes ("" = none)
+    embedded_port: int = 1884  # the embedded broker's port on 127.0.0.1 when MQTT_URL is unset
+    report_interval_s: float = 20.0  # assumed until an instrument's own rhythm is known
+    offline_after_intervals: float = 2.5  # silence, in reporting intervals, that makes an instrument offline
+    min_dwell_s: float = 40.0  # a new state must last this long (noise never flaps the state)
+    max_ahead_s: float = 300.0  # readings stamped further in the future are dropped
+    max_age_s: float = 86_400.0  # … and older than this
+    qos: int = 1
+
+
+_WECHATPAY_KEYS = ("WECHATPAY_MCH_ID", "WECHATPAY_API_KEY", "WECHATPAY_APP_ID", "WECHATPAY_MCH_CERT", "WECHATPAY_MCH_KEY")
+
 _WECHAT_KEYS = (
     "WECHAT_APP_ID",
     "WECHAT_APP_SECRET",
@@ -54,6 +104,7 @@ _WECHAT_KEYS = (
     "WECHAT_AES_KEY",
     "WECHAT_MINI_APP_ID",
     "WECHAT_MINI_APP_SECRET",
+    "WECHAT_SUBSCRIBE_TEMPLATE_ID",  # the mini-program subscribe message used for order notifications
 )
 
 
@@ -90,4 +141,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_per_ip=int(env.get("RATE_LIMIT_LOGIN_PER_IP") or 30),
         secret_key=env.get("SECRET_KEY") or "dev-only-secret",
         demo_mode=(env.get("DEMO_MODE") or "1") not in ("0", "false", "no"),
+        orders=OrderRules(
+            timezone=env.get("PLATFORM_TIMEZONE") or "Asia/Shanghai",
+            payment_minutes=int(env.get("ORDER_PAYMENT_MINUTES") or 30),
+            auto_confirm_days=int(env.get("ORDER_AUTO_CONFIRM_DAYS") or 7),
+            report_max_bytes=int(float(env.get("REPORT_MAX_MB") or 20) * 1024 * 1024),
+        ),
+        vouchers=VoucherRules(
+            max_share_pct=int(env.get("VOUCHER_MAX_SHARE_PCT") or 50),
+            max_per_application_cents=int(env.get("VOUCHER_MAX_PER_APPLICATION_CNY") or 20_000) * 100,
+            max_per_company_year_cents=int(env.get("VOUCHER_MAX_PER_COMPANY_YEAR_CNY") or 100_000) * 100,
+        ),
+        wechatpay={k: env[k] for k in _WECHATPAY_KEYS if env.get(k)},
+        public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        wechatpay_api_base=(env.get("WECHATPAY_API_BASE_URL") or "https://api.mch.weixin.qq.com/").rstrip("/") + "/",
+        iot=IotRules(
+            topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",
+            share_group=env.get("IOT_SHARE_GROUP", "ingest"),
+            embedded_port=int(env.get("MQTT_EMBEDDED_PORT") or 1884),
+            report_interval_s=float(env.get("IOT_REPORT_INTERVAL_SECONDS") or 20),
+            offline_after_intervals=float(env.get("IOT_OFFLINE_AFTER_INTERVALS") or 2.5),
+            min_dwell_s=float(env.get("IOT_MIN_DWELL_SECONDS") or 40),
+            max_ahead_s=float(env.get("IOT_MAX_AHEAD_SECONDS") or 300),
+            max_age_s=float(env.get("IOT_MAX_AGE_SECONDS") or 86_400),
+            qos=int(env.get("IOT_QOS") or 1),
+        ),
     )

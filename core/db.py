@@ -41,7 +41,10 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # a writing unit of work asks for IMMEDIATE: it takes the write lock up front, so two
+        # racing writers queue on busy_timeout instead of one failing with "database is locked"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN"))
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -1,16 +1,22 @@
 """Process-wide resources built from Settings, created lazily (never at import)."""
 from __future__ import annotations
 
+import logging
 import threading
+from contextlib import contextmanager
 from functools import cached_property
+from typing import Iterator
 
 import redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
-from core.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory, unit_of_work
+from core.queue import enqueue, take_deferred
 from core.redis_conn import connect_redis
+
+log = logging.getLogger(__name__)
 
 
 class Platform:
@@ -33,6 +39,21 @@ class Platform:
             if self._redis is None:
                 self._redis = connect_redis(self.settings)
             return self._redis
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work whose deferred jobs are enqueued after it commits.
+        If Redis refuses, the rows are safe and the periodic sweep finds the work."""
+        with unit_of_work(self.session_factory) as session:
+            if self.settings.is_sqlite:
+                session.connection(execution_options={"sqlite_immediate": True})
+            yield session
+            jobs = take_deferred(session)
+        for job in jobs:
+            try:
+                enqueue(self.redis, job.name, *job.args, at=job.at)
+            except redis.RedisError as exc:
+                log.warning("could not enqueue %s%r (the sweep will catch up): %s", job.name, job.args, exc)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

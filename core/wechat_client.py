@@ -54,3 +54,19 @@ def code_to_session(settings: Settings, conn: redis.Redis, js_code: str) -> dict
         raise Unauthorized(f"WeChat did not accept the login code ({exc.errcode}: {exc.errmsg}).", code="bad_login_code") from exc
     except requests.RequestException as exc:
         raise DependencyUnavailable("WeChat could not be reached; try again shortly.", code="wechat_unreachable") from exc
+
+
+def send_subscribe_message(settings: Settings, conn: redis.Redis, openid: str, title: str, body: str,
+                           page: str | None = None) -> None:
+    """A mini-program subscribe message (the template's two text fields carry title and body).
+    Raises DependencyUnavailable when WeChat cannot be reached or refuses, so the job retries."""
+    template = settings.wechat.get("WECHAT_SUBSCRIBE_TEMPLATE_ID")
+    if not template:
+        raise DependencyUnavailable("WECHAT_SUBSCRIBE_TEMPLATE_ID is not set.", code="wechat_not_configured")
+    client = _client(settings, conn, "WECHAT_MINI_APP_ID", "WECHAT_MINI_APP_SECRET", settings.wechat_api_base)
+    client.wxa.API_BASE_URL = settings.wechat_api_base
+    data = {"thing1": {"value": title[:20]}, "thing2": {"value": body[:20]}}
+    try:
+        client.wxa.send_subscribe_message(openid, template, data, page)
+    except (WeChatClientException, requests.RequestException) as exc:
+        raise DependencyUnavailable(f"WeChat did not take the message: {exc}", code="wechat_send_failed") from exc

@@ -149,3 +149,16 @@ def fake_wechat() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeWeChat)
     with serving(server):
         yield f"http://127.0.0.1:{server.server_port}/"
+
+
+@pytest.fixture
+def fake_wechatpay() -> Iterator[str]:
+    """The root URL of a local stand-in for WeChat Pay's v2 API (see tests/fake_wechatpay.py)."""
+    from http.server import ThreadingHTTPServer
+
+    from tests.fake_wechatpay import FakeWeChatPay
+
+    FakeWeChatPay.reset()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeWeChatPay)
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_port}/"

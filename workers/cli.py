@@ -1,13 +1,29 @@
-"""`flask worker`: the RQ worker entry point."""
+"""`flask worker`: the RQ worker entry point, with RQ's scheduler for timed jobs
+(expiry, auto-confirmation, group-buy deadlines) and a minute-by-minute sweep."""
 from __future__ import annotations
 
+import threading
+
 import click
+import redis
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import Queue, SimpleWorker, Worker
 
-from core.queue import DEFAULT_QUEUE
+from core.queue import DEFAULT_QUEUE, SWEEP_JOB, enqueue
 from workers.runtime import WorkerRuntime, configure
+
+SWEEP_SECONDS = 60
+
+
+def _sweep_forever(conn: redis.Redis, stop: threading.Event) -> None:
+    """Enqueue the catch-up sweep once a minute, once across all workers (a Redis lock)."""
+    while not stop.wait(SWEEP_SECONDS):
+        try:
+            if conn.set("worker:sweep-lock", "1", nx=True, ex=SWEEP_SECONDS - 5):
+                enqueue(conn, SWEEP_JOB)
+        except redis.RedisError as exc:
+            click.echo(f"sweep not enqueued: {exc}", err=True)
 
 
 @click.command("worker")
@@ -22,4 +38,10 @@ def worker(queues: tuple[str, ...], burst: bool, simple: bool) -> None:
     conn = platform.redis
     cls = SimpleWorker if simple else Worker
     w = cls([Queue(q, connection=conn) for q in (queues or (DEFAULT_QUEUE,))], connection=conn)
-    w.work(burst=burst, with_scheduler=False)
+    stop = threading.Event()
+    if not burst:
+        threading.Thread(target=_sweep_forever, args=(conn, stop), daemon=True, name="sweep").start()
+    try:
+        w.work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()

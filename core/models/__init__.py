@@ -1,10 +1,23 @@
 """Every model module, imported so that Base.metadata knows all tables."""
+from core.models.group_buy import GroupBuyCampaign
 from core.models.index_change import IndexChange
 from core.models.institution import Institution, OnboardingStatus
 from core.models.instrument import Instrument
+from core.models.ledger import LedgerPosting, LedgerTransaction
+from core.models.notification import Notification
+from core.models.order import DeliveryMode, Order, OrderEvent, OrderStatus, SlotHold
+from core.models.payment import Payment
+from core.models.rating import Rating
+from core.models.report import Report
+from core.models.schedule import Blackout, OpeningHours
 from core.models.service import Service
 from core.models.synonym import Synonym
 from core.models.unmet_demand import UnmetDemand
 from core.models.user import Role, User
+from core.models.voucher import VoucherApplication, VoucherRedemption, VoucherStatus
 
-__all__ = ["IndexChange", "Institution", "Instrument", "OnboardingStatus", "Role", "Service", "Synonym", "UnmetDemand", "User"]
+__all__ = [
+    "Blackout", "DeliveryMode", "GroupBuyCampaign", "IndexChange", "Institution", "Instrument", "LedgerPosting", "LedgerTransaction", "Notification", "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus",
+    "Payment", "Rating", "Report", "Role", "Service", "SlotHold", "Synonym", "UnmetDemand", "User",
+    "VoucherApplication", "VoucherRedemption", "VoucherStatus",
+]

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -35,6 +35,8 @@ class Institution(Base):
         Enum(OnboardingStatus, name="onboarding_status", native_enum=False, length=16),
         default=OnboardingStatus.pending,
     )
+    # the lab's rule: share of the fee it keeps when an accepted order is cancelled or a user does not show
+    cancellation_fee_pct: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

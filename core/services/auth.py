@@ -5,8 +5,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import Unauthorized
-from core.models import Role, User
+from core.errors import InvalidInput, Unauthorized
+from core.models import Institution, Role, User
 
 _SALT = "api-token"
 
@@ -18,6 +18,19 @@ def user_for_openid(session: Session, openid: str, display_name: str = "微信�
         user = User(wechat_openid=openid, display_name=display_name, role=Role.enterprise)
         session.add(user)
         session.flush()
+    return user
+
+
+def demo_user(session: Session, openid: str, display_name: str, role: str, institution_code: str | None) -> User:
+    """Demo mode only: a user of any role, so one person can play customer, lab and admin."""
+    user = user_for_openid(session, openid, display_name)
+    user.role = Role(role)
+    if user.role == Role.lab_staff:
+        institution = session.scalar(select(Institution).where(Institution.code == (institution_code or "")))
+        if institution is None:
+            raise InvalidInput("Lab staff need the code of an existing institution.", code="institution_not_found")
+        user.institution_id = institution.id
+    session.flush()
     return user
 
 

@@ -1,0 +1,45 @@
+"""Turning orders and their neighbours into response models (shared by the order and lab APIs)."""
+from __future__ import annotations
+
+from flask import current_app
+
+from api.order_schemas import CampaignOut, OrderDetail, OrderEventOut, OrderOut
+from core.models import Order
+from core.platform import Platform
+from core.services.group_buy import Progress
+
+
+def platform() -> Platform:
+    return current_app.extensions["platform"]
+
+
+def cny(cents: int) -> float:
+    return round(cents / 100, 2)
+
+
+def order_out(order: Order) -> OrderOut:
+    service = order.service
+    return OrderOut(
+        number=order.number, status=order.status.value, service_code=service.code, service_name=service.name,
+        institution_code=service.instrument.institution.code, instrument_code=service.instrument.code,
+        samples=order.samples, sample_description=order.sample_description, company_name=order.company_name,
+        contact_name=order.contact_name, contact_phone=order.contact_phone, mode=order.mode.value,
+        slot_start=order.slot_start, slot_end=order.slot_end, delivery_date=order.delivery_date,
+        unit_price_cny=cny(order.unit_price_cents), total_cny=cny(order.total_cents),
+        voucher_cny=cny(order.voucher_cents), cash_cny=cny(order.cash_cents), campaign_id=order.campaign_id,
+        expires_at=order.expires_at, auto_confirm_at=order.auto_confirm_at, created_at=order.created_at,
+    )
+
+
+def order_detail(order: Order, has_report: bool) -> OrderDetail:
+    events = [OrderEventOut(at=e.at, actor_role=e.actor_role, from_status=e.from_status, to_status=e.to_status,
+                            reason=e.reason) for e in order.events]
+    return OrderDetail(**order_out(order).model_dump(), events=events, has_report=has_report)
+
+
+def campaign_out(state: Progress) -> CampaignOut:
+    c = state.campaign
+    return CampaignOut(id=c.id, service_code=state.service.code, service_name=state.service.name,
+                       min_samples=c.min_samples, max_samples=c.max_samples, paid_samples=state.paid_samples,
+                       progress=state.label, group_price_cny=cny(c.group_price_cents), deadline=c.deadline,
+                       run_date=c.run_date, status=c.status)

@@ -1,0 +1,187 @@
+"""The ordering user's side: place, pay, cancel, confirm or dispute, rate, fetch the report."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, send_file
+from io import BytesIO
+
+from api.auth import signed_in_user
+from api.openapi import documented
+from api.order_schemas import (
+    CreateOrderBody, NotifyResult, OrderDetail, OrderList, OrderOut, PaymentStartOut, RatingBody, RatingOut,
+    ReasonBody, ReportOut, OkOut, DownloadQuery,
+)
+from api.order_views import order_detail, order_out, platform
+from api.validation import parse_json_body
+from core.errors import AppError, NotFound
+from core.models import DeliveryMode, Payment, Report
+from core.payment_providers import get_provider
+from core.payment_providers.sandbox import SandboxProvider
+from core.report_storage import LocalReportStorage
+from core.services import orders, payments, ratings, reports
+from sqlalchemy import select
+
+orders_bp = Blueprint("orders", __name__, url_prefix="/api/v1")
+
+ORDER_ERRORS = (400, 401, 403, 404, 409, 422)
+
+
+def _body(model):  # type: ignore[no-untyped-def]
+    return parse_json_body(model, request.get_json(silent=True))
+
+
+@orders_bp.post("/orders")
+@documented("/orders", "post", "Place an order (the price is computed by the platform)", OrderOut,
+            errors=ORDER_ERRORS, body=CreateOrderBody, signed_in=True)
+def create_order():  # type: ignore[no-untyped-def]
+    body = _body(CreateOrderBody)
+    p = platform()
+    with p.transaction() as session:
+        order = orders.create_order(session, signed_in_user(session), orders.NewOrder(
+            service_code=body.service_code, samples=body.samples, sample_description=body.sample_description,
+            mode=DeliveryMode(body.mode), slot_start=body.slot_start, delivery_date=body.delivery_date,
+            contact_name=body.contact_name, contact_phone=body.contact_phone, voucher_id=body.voucher_id,
+            voucher_cny=body.voucher_cny, expected_total_cny=body.expected_total_cny, campaign_id=body.campaign_id,
+        ), p.settings)
+        out = order_out(order)
+    return jsonify(out.model_dump(mode="json")), 201
+
+
+@orders_bp.get("/orders")
+@documented("/orders", "get", "My orders; lab staff: their lab's incoming orders; admins: all", OrderList,
+            errors=(400, 401), signed_in=True)
+def list_orders():  # type: ignore[no-untyped-def]
+    with platform().transaction() as session:
+        items = [order_out(o) for o in orders.orders_of(session, signed_in_user(session), request.args.get("status"))]
+    return jsonify(OrderList(items=items).model_dump(mode="json"))
+
+
+@orders_bp.get("/orders/<number>")
+@documented("/orders/{number}", "get", "One order with its audit trail", OrderDetail, errors=(401, 404), signed_in=True)
+def get_order(number: str):  # type: ignore[no-untyped-def]
+    with platform().transaction() as session:
+        order = orders.load_order(session, signed_in_user(session), number)
+        has_report = session.scalar(select(Report.id).where(Report.order_id == order.id)) is not None
+        out = order_detail(order, has_report)
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.post("/orders/<number>/payment")
+@documented("/orders/{number}/payment", "post", "Start paying (reserves the voucher part)", PaymentStartOut,
+            errors=ORDER_ERRORS + (503,), signed_in=True)
+def start_payment(number: str):  # type: ignore[no-untyped-def]
+    p = platform()
+    with p.transaction() as session:
+        started = payments.start_payment(session, signed_in_user(session), number, get_provider(p.settings),
+                                         p.settings, request.remote_addr or "127.0.0.1")
+        out = PaymentStartOut(order=order_out(started.order), payment=started.params)
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.post("/payments/sandbox/<out_trade_no>/complete")
+@documented("/payments/sandbox/{out_trade_no}/complete", "post", "Sandbox only: pay, as the payment page would",
+            NotifyResult, errors=(400, 401, 404, 409), signed_in=True)
+def sandbox_complete(out_trade_no: str):  # type: ignore[no-untyped-def]
+    p = platform()
+    if p.settings.payment_provider != "sandbox":
+        raise NotFound("The sandbox payment page is off: payments go through WeChat Pay.", code="sandbox_off")
+    provider = get_provider(p.settings)
+    assert isinstance(provider, SandboxProvider)
+    with p.transaction() as session:
+        user = signed_in_user(session)
+        payment = session.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
+        if payment is None or orders.load_order_by_id(session, payment.order_id).user_id != user.id:
+            raise NotFound(f"No payment {out_trade_no}.", code="payment_not_found")
+        body = provider.signed_notification(out_trade_no, payment.amount_cents)
+        result = payments.handle_notification(session, provider, body, p.settings)
+        out = NotifyResult(result=result, order=order_out(orders.load_order_by_id(session, payment.order_id)))
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.post("/payments/<provider_name>/notify")
+@documented("/payments/{provider_name}/notify", "post", "Payment notifications from the provider (signed)",
+            NotifyResult, errors=(400, 404))
+def payment_notify(provider_name: str):  # type: ignore[no-untyped-def]
+    p = platform()
+    if provider_name != p.settings.payment_provider:
+        raise NotFound(f"No payment provider {provider_name!r} here.", code="provider_not_found")
+    provider = get_provider(p.settings)
+    try:
+        with p.transaction() as session:
+            payments.handle_notification(session, provider, request.get_data(), p.settings)
+    except AppError as exc:
+        # answered in the provider's own format: WeChat Pay reads only its XML, and retries on FAIL
+        body, content_type = provider.acknowledgement(False, exc.message)
+        return Response(body, status=exc.status, content_type=content_type)
+    body, content_type = provider.acknowledgement(True)
+    return Response(body, content_type=content_type)
+
+
+def _simple(number: str, action):  # type: ignore[no-untyped-def]
+    p = platform()
+    with p.transaction() as session:
+        order = action(session, signed_in_user(session), p)
+        out = order_out(order)
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.post("/orders/<number>/cancel")
+@documented("/orders/{number}/cancel", "post", "Cancel (free before the lab accepts; then the lab's rule)",
+            OrderOut, errors=ORDER_ERRORS, body=ReasonBody, signed_in=True)
+def cancel(number: str):  # type: ignore[no-untyped-def]
+    body = _body(ReasonBody)
+    return _simple(number, lambda s, u, p: orders.cancel(s, u, number, body.reason, p.settings))
+
+
+@orders_bp.post("/orders/<number>/confirm")
+@documented("/orders/{number}/confirm", "post", "Accept the report: escrow is released to the lab", OrderOut,
+            errors=ORDER_ERRORS, signed_in=True)
+def confirm(number: str):  # type: ignore[no-untyped-def]
+    return _simple(number, lambda s, u, p: orders.confirm(s, u, number, p.settings))
+
+
+@orders_bp.post("/orders/<number>/dispute")
+@documented("/orders/{number}/dispute", "post", "Dispute the report; a platform admin decides", OrderOut,
+            errors=ORDER_ERRORS, body=ReasonBody, signed_in=True)
+def dispute(number: str):  # type: ignore[no-untyped-def]
+    body = _body(ReasonBody)
+    return _simple(number, lambda s, u, p: orders.dispute(s, u, number, body.reason))
+
+
+@orders_bp.post("/orders/<number>/rating")
+@documented("/orders/{number}/rating", "post", "Rate a settled order (once)", RatingOut, errors=ORDER_ERRORS,
+            body=RatingBody, signed_in=True)
+def rate(number: str):  # type: ignore[no-untyped-def]
+    body = _body(RatingBody)
+    with platform().transaction() as session:
+        rating = ratings.rate(session, signed_in_user(session), number, body.stars, body.comment)
+        out = RatingOut(order_number=number, stars=rating.stars, comment=rating.comment, lab_reply=rating.lab_reply,
+                        created_at=rating.created_at)
+    return jsonify(out.model_dump(mode="json")), 201
+
+
+@orders_bp.get("/orders/<number>/report")
+@documented("/orders/{number}/report", "get", "The report's checksum and an expiring download link", ReportOut,
+            errors=(401, 404), signed_in=True)
+def report_link(number: str):  # type: ignore[no-untyped-def]
+    p = platform()
+    with p.transaction() as session:
+        user = signed_in_user(session)
+        _, report = reports.report_of(session, user, number)
+        token = reports.download_token(p.settings, report, user)
+        out = ReportOut(filename=report.filename, size_bytes=report.size_bytes, sha256=report.sha256,
+                        uploaded_at=report.uploaded_at, download_url=f"/api/v1/reports/download?token={token}",
+                        expires_in=p.settings.orders.report_link_seconds)
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.get("/reports/download")
+@documented("/reports/download", "get", "The report PDF, for whoever holds a fresh link", OkOut, query=DownloadQuery,
+            errors=(403, 404), media_type="application/pdf")
+def download_report():  # type: ignore[no-untyped-def]
+    """The link itself is the credential (it names the report and expires), so a browser can open it."""
+    p = platform()
+    with p.transaction() as session:
+        report = reports.report_for_token(session, p.settings, request.args.get("token", ""))
+        data = LocalReportStorage(p.settings.reports_dir).get(report.storage_key)
+        name = report.filename
+    return send_file(BytesIO(data), mimetype="application/pdf", download_name=name, as_attachment=True)

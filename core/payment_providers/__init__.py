@@ -1,0 +1,22 @@
+"""Payment providers behind one interface; `PAYMENT_PROVIDER` picks one."""
+from __future__ import annotations
+
+from core.config import Settings
+from core.errors import DependencyUnavailable
+from core.payment_providers.base import InvalidNotification, PaymentNotice, PaymentProvider
+
+
+def get_provider(settings: Settings, name: str | None = None) -> PaymentProvider:
+    name = name or settings.payment_provider
+    if name == "sandbox":
+        from core.payment_providers.sandbox import SandboxProvider
+
+        return SandboxProvider(settings.secret_key)
+    if name == "wechatpay":
+        from core.payment_providers.wechatpay import WeChatPayProvider
+
+        return WeChatPayProvider.from_settings(settings)
+    raise DependencyUnavailable(f"Unknown PAYMENT_PROVIDER {name!r}: use sandbox or wechatpay.", code="payment_provider")
+
+
+__all__ = ["InvalidNotification", "PaymentNotice", "PaymentProvider", "get_provider"]

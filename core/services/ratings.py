@@ -1,0 +1,67 @@
+"""Ratings of settled orders (once each) and the lab's reply; averages feed the service page and ranking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
+from core.models import Order, OrderStatus, Rating, Role, Service, User
+from core.models._types import utcnow
+from core.services import orders
+from core.services.authz import require_role
+
+
+def rate(session: Session, actor: User, number: str, stars: int, comment: str | None) -> Rating:
+    require_role(actor, Role.enterprise)
+    order = orders.load_order(session, actor, number)
+    if order.status != OrderStatus.settled:
+        raise BusinessRuleViolation("You can rate an order once it is settled.", code="not_settled")
+    if not 1 <= stars <= 5:
+        raise InvalidInput("Stars are 1 to 5.", code="invalid_stars")
+    rating = Rating(order_id=order.id, service_id=order.service_id, user_id=actor.id, stars=stars,
+                    comment=(comment or "").strip() or None)
+    try:
+        with session.begin_nested():
+            session.add(rating)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("This order has already been rated.", code="already_rated") from None
+    return rating
+
+
+def reply(session: Session, actor: User, number: str, text: str) -> Rating:
+    require_role(actor, Role.lab_staff, Role.institution_admin)
+    order = orders.load_order(session, actor, number)
+    rating = session.scalar(select(Rating).where(Rating.order_id == order.id))
+    if rating is None:
+        raise NotFound("This order has no rating to reply to.", code="rating_not_found")
+    if not text.strip():
+        raise InvalidInput("The reply is empty.", code="reply_required")
+    rating.lab_reply, rating.replied_at = text.strip(), utcnow()
+    session.flush()
+    return rating
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    average: float | None
+    count: int
+    recent: list[Rating]
+
+
+def service_ratings(session: Session, service: Service, recent: int = 5) -> RatingSummary:
+    avg, count = session.execute(select(func.avg(Rating.stars), func.count(Rating.id))
+                                 .where(Rating.service_id == service.id)).one()
+    rows = session.scalars(select(Rating).where(Rating.service_id == service.id)
+                           .order_by(Rating.id.desc()).limit(recent)).all()
+    return RatingSummary(round(float(avg), 2) if avg is not None else None, int(count), list(rows))
+
+
+def rating_signals(session: Session) -> dict[str, tuple[float, int]]:
+    """Service code -> (average stars, count), for the search ranking's small rating signal."""
+    rows = session.execute(select(Service.code, func.avg(Rating.stars), func.count(Rating.id))
+                           .join(Rating, Rating.service_id == Service.id).group_by(Service.code))
+    return {code: (float(avg), int(n)) for code, avg, n in rows}
