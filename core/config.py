@@ -39,6 +39,8 @@ class Settings:
     # where WeChat Pay's servers reach us (notify_url); tests point the client at a local stand-in
     public_base_url: str = "http://127.0.0.1:8000"
     wechatpay_api_base: str = "https://api.mch.weixin.qq.com/"
+    # seconds before each retry of a failed job (WeChat down, a lock timeout)
+    job_retry_intervals: tuple[int, ...] = (10, 60, 300)
     iot: "IotRules" = field(default_factory=lambda: IotRules())
 
     @property
@@ -154,6 +156,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechatpay={k: env[k] for k in _WECHATPAY_KEYS if env.get(k)},
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        job_retry_intervals=tuple(int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,60,300").split(",")),
         wechatpay_api_base=(env.get("WECHATPAY_API_BASE_URL") or "https://api.mch.weixin.qq.com/").rstrip("/") + "/",
         iot=IotRules(
             topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",

@@ -51,7 +51,7 @@ class Platform:
             jobs = take_deferred(session)
         for job in jobs:
             try:
-                enqueue(self.redis, job.name, *job.args, at=job.at)
+                enqueue(self.redis, job.name, *job.args, at=job.at, retry_intervals=self.settings.job_retry_intervals)
             except redis.RedisError as exc:
                 log.warning("could not enqueue %s%r (the sweep will catch up): %s", job.name, job.args, exc)
 

@@ -25,7 +25,7 @@ CLOSE_CAMPAIGN_JOB = "workers.jobs.close_group_buy"
 SWEEP_JOB = "workers.jobs.sweep_due_work"
 
 # transient failures (WeChat unreachable, a lock timeout) get three more tries
-DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
+DEFAULT_RETRY_INTERVALS = (10, 60, 300)
 
 
 @dataclass
@@ -46,11 +46,12 @@ def take_deferred(session: Session) -> list[DeferredJob]:
 
 
 def enqueue(conn: redis.Redis, job: str, *args: Any, queue: str = DEFAULT_QUEUE, at: datetime | None = None,
-            **kwargs: Any) -> str:
+            retry_intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS, **kwargs: Any) -> str:
     q = Queue(queue, connection=conn)
+    retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
     if at is not None:
-        return q.enqueue_at(at, job, *args, retry=DEFAULT_RETRY, **kwargs).id
-    return q.enqueue(job, *args, retry=DEFAULT_RETRY, **kwargs).id
+        return q.enqueue_at(at, job, *args, retry=retry, **kwargs).id
+    return q.enqueue(job, *args, retry=retry, **kwargs).id
 
 
 def enqueue_index_sync(conn: redis.Redis) -> str:

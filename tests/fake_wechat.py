@@ -7,6 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 
+UNREACHABLE_OPENID = "o-refuses"  # messages to this user are refused, as WeChat does without a subscription
+
+
 class FakeWeChat(BaseHTTPRequestHandler):
     calls: list[tuple[str, dict[str, list[str]], dict[str, Any]]] = []
 
@@ -37,7 +40,10 @@ class FakeWeChat(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeWeChat.calls.append((url.path, parse_qs(url.query), body))
-        self._answer({"errcode": 0, "errmsg": "ok"})
+        if body.get("touser") == UNREACHABLE_OPENID:
+            self._answer({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+        else:
+            self._answer({"errcode": 0, "errmsg": "ok"})
 
     def log_message(self, *args: object) -> None:
         pass

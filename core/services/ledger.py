@@ -6,7 +6,7 @@ from collections import defaultdict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.models import LedgerPosting, LedgerTransaction, Order, OrderStatus
+from core.models import LedgerPosting, LedgerTransaction, Order, OrderStatus, VoucherRedemption
 
 VOUCHER_FUND = "voucher_fund"
 
@@ -15,6 +15,7 @@ HELD = frozenset({
     OrderStatus.paid, OrderStatus.accepted, OrderStatus.samples_received, OrderStatus.testing,
     OrderStatus.report_issued, OrderStatus.confirmed, OrderStatus.disputed,
 })
+AWAITING = frozenset({OrderStatus.created, OrderStatus.awaiting_payment})
 
 
 def payer(user_id: int) -> str:
@@ -74,6 +75,12 @@ def ledger_problems(session: Session) -> list[str]:
     held: dict[int, int] = defaultdict(int)
     for order in session.scalars(select(Order).where(Order.status.in_(HELD))):
         held[order.id] = order.total_cents
+    # before payment completes, escrow holds only the voucher part set aside for it
+    for order_id, cents in session.execute(select(VoucherRedemption.order_id, VoucherRedemption.amount_cents)
+                                           .join(Order, Order.id == VoucherRedemption.order_id)
+                                           .where(VoucherRedemption.state == "reserved",
+                                                  Order.status.in_(AWAITING))):
+        held[order_id] = cents
     for account, total in totals.items():
         if account.startswith("escrow:"):
             order_id = int(account.split(":", 1)[1])
