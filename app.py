@@ -17,6 +17,7 @@ from core.cli import catalog_cli, db_cli, users_cli
 from core.config import Settings, load_settings
 from core.db import unit_of_work
 from core.platform import Platform
+from core.services.ratings import rating_signals
 from core.services.synonyms import all_synonyms
 from search_index.builder import sync_changes
 from search_index.cli import search_cli
@@ -34,10 +35,15 @@ def _search_engine(platform: Platform) -> SearchEngine:
         with unit_of_work(platform.session_factory) as session:
             return all_synonyms(session)
 
+    def ratings() -> dict[str, tuple[float, int]]:
+        with unit_of_work(platform.session_factory) as session:
+            return rating_signals(session)
+
     return SearchEngine(
         IndexStore(settings.index_dir),
         encoder_factory=lambda: load_encoder(settings.search_model, settings.encoder_threads),
         synonyms_loader=synonyms,
+        ratings_loader=ratings,
     )
 
 

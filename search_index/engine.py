@@ -108,6 +108,7 @@ class SearchEngine:
         encoder_factory: Callable[[], Encoder],
         synonyms_loader: Callable[[], Mapping[str, list[str]]] | None = None,
         tuning: Tuning | None = None,
+        ratings_loader: Callable[[], Mapping[str, tuple[float, int]]] | None = None,
     ):
         self.store = store
         self._encoder_factory = encoder_factory
@@ -115,6 +116,9 @@ class SearchEngine:
         self._synonyms_loader = synonyms_loader
         self._synonyms = SynonymTable({})
         self._synonyms_at = 0.0
+        self._ratings_loader = ratings_loader
+        self._ratings: Mapping[str, tuple[float, int]] = {}
+        self._ratings_at = 0.0
         self.tuning = tuning or Tuning()
         self._loaded: LoadedIndex | None = None
         self._stamp: tuple[int, int] | None = None
@@ -180,6 +184,18 @@ class SearchEngine:
             self._synonyms = SynonymTable(self._synonyms_loader())
             self._synonyms_at = now
         return self._synonyms
+
+    def ratings(self) -> Mapping[str, tuple[float, int]]:
+        """Service code -> (average stars, count), refreshed like the synonyms."""
+        now = time.monotonic()
+        if self._ratings_loader is not None and now - self._ratings_at > SYNONYM_REFRESH_SECONDS:
+            self._ratings = self._ratings_loader()
+            self._ratings_at = now
+        return self._ratings
+
+    def _rating_factor(self, code: str, tuning: Tuning) -> float:
+        average, count = self.ratings().get(code, (3.0, 0))
+        return 1.0 + tuning.rating_weight * (average - 3.0) / 2.0 * min(count, 10) / 10.0
 
     # ---- querying -------------------------------------------------------
     def unknown_filter_values(self, f: SearchFilters) -> dict[str, list[str]]:
@@ -250,7 +266,10 @@ class SearchEngine:
             if fused[i] < tuning.relative_cutoff * best:
                 break
             seg_no, row = cand_docs[i]
-            hits.append(SearchHit(loaded.segments[seg_no].doc(row), round(float(fused[i]), 4), why, float(lex_all[i]), float(cos_all[i])))
+            doc = loaded.segments[seg_no].doc(row)
+            score = float(fused[i]) * self._rating_factor(doc.code, tuning)
+            hits.append(SearchHit(doc, round(score, 4), why, float(lex_all[i]), float(cos_all[i])))
+        hits.sort(key=lambda h: -h.score)
         return SearchResult(query, hits, expansions, loaded.manifest.version)
 
     def _query_terms(self, norm: str, expansions: list[Expansion], tuning: Tuning) -> dict[str, float]:

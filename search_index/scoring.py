@@ -27,6 +27,8 @@ class Tuning:
     min_cosine: float = 0.35
     # below this share of the best fused score a hit is noise, not a recommendation
     relative_cutoff: float = 0.3
+    # users' ratings nudge, never decide: a 5-star service with 10+ ratings gains this share of its score
+    rating_weight: float = 0.05
 
 
 class Bm25:

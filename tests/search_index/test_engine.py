@@ -54,3 +54,17 @@ def test_empty_or_huge_queries_are_refused(shared_catalog_app: Flask) -> None:
     for bad in ("", "   ", "苏" * 501):
         with pytest.raises(InvalidInput):
             _engine(shared_catalog_app).search(bad)
+
+
+def test_ratings_nudge_the_ranking_by_a_small_bounded_share(shared_catalog_app: Flask) -> None:
+    base = _engine(shared_catalog_app)
+    plain = {h.doc.code: h.score for h in base.search("辣椒粉里有没有苏丹红", 5).hits}
+    loved, disliked = sorted(plain)[:2]
+    rated = SearchEngine(base.store, encoder_factory=lambda: base.encoder, tuning=base.tuning,
+                         synonyms_loader=base._synonyms_loader,
+                         ratings_loader=lambda: {loved: (5.0, 40), disliked: (1.0, 10)})
+    hits = rated.search("辣椒粉里有没有苏丹红", 5).hits
+    scores = {h.doc.code: h.score for h in hits}
+    assert abs(scores[loved] - plain[loved] * 1.05) < 1e-3
+    assert abs(scores[disliked] - plain[disliked] * 0.95) < 1e-3
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
