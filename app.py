@@ -15,6 +15,7 @@ from bot.cli import bot_cli
 from bot.dialogue import Dialogue
 from core.cli import catalog_cli, db_cli, users_cli
 from core.config import Settings, load_settings
+from core.order_cli import orders_cli
 from core.db import unit_of_work
 from core.platform import Platform
 from core.services.ratings import rating_signals
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
 
-    for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli):
+    for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(worker)

@@ -6,8 +6,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from bot.dialogue import WELCOME, safe_reply
+from bot.walkthrough import walkthrough
 
 bot_cli = AppGroup("bot", help="The chat bot.")
+bot_cli.add_command(walkthrough)
 
 
 @bot_cli.command("chat")

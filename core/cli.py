@@ -11,13 +11,13 @@ from flask.cli import AppGroup
 
 from core.db import unit_of_work
 from core.errors import AppError
-from core.models import OnboardingStatus
+from core.models import OnboardingStatus, Role
 from core.platform import Platform
 from core.services.authz import command_line_actor
 from core.services.catalog_admin import set_institution_status, set_service_active
 from core.services.catalog_export import export_catalog
 from core.services.catalog_import import import_catalog
-from core.services.users import create_admin
+from core.services.users import create_admin, create_staff
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 users_cli = AppGroup("users", help="User accounts.")
@@ -92,6 +92,22 @@ def users_create_admin(username: str, password: str, display_name: str | None) -
     except AppError as exc:
         fail(exc)
     click.echo(f"Created platform admin {user.username!r} (id {user.id}).")
+
+
+@users_cli.command("create-staff")
+@click.argument("username")
+@click.option("--institution", required=True, help="The institution's code.")
+@click.option("--role", type=click.Choice(["lab_staff", "institution_admin"]), default="lab_staff", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default=None, help="Display name (default: the username).")
+def users_create_staff(username: str, institution: str, role: str, password: str, display_name: str | None) -> None:
+    """Create a lab staff member (signs in at /api/v1/auth/password-login)."""
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            user = create_staff(session, username, password, institution, Role(role), display_name)
+    except AppError as exc:
+        fail(exc)
+    click.echo(f"Created {role} {user.username!r} of {institution} (id {user.id}).")
 
 
 @catalog_cli.command("import")

@@ -1,0 +1,102 @@
+"""`flask bot walkthrough`: the whole online-to-offline loop, from a chat message to a
+rated, settled order, through the same HTTP API the mini-program and the lab use."""
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from datetime import date, timedelta
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask.testing import FlaskClient
+
+from bot.dialogue import safe_reply
+
+# a valid unified social credit code for the demo company
+DEMO_CREDIT_CODE = "91500000MA5U7G2X39"
+DEMO_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+class _Api:
+    def __init__(self, client: FlaskClient):
+        self.client = client
+
+    def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        response = self.client.open(path, method=method, headers=who or {}, **kwargs)
+        body = response.get_json(silent=True)
+        if response.status_code >= 400:
+            raise click.ClickException(f"{method} {path} answered {response.status_code}: {json.dumps(body, ensure_ascii=False)}")
+        return body
+
+    def sign_in(self, name: str, role: str, institution: str | None = None) -> dict[str, str]:
+        body = {"name": name, "role": role, **({"institution": institution} if institution else {})}
+        token = self.call("POST", "/api/v1/auth/demo-login", json=body)["token"]
+        return {"Authorization": f"Bearer {token}"}
+
+
+def _step(n: int, text: str) -> None:
+    click.secho(f"\n{n}. {text}", bold=True)
+
+
+@click.command("walkthrough")
+@with_appcontext
+@click.argument("need", default="辣椒粉里有没有苏丹红")
+@click.option("--samples", default=2, show_default=True)
+def walkthrough(need: str, samples: int) -> None:
+    """Chat → order with a voucher → pay → lab accepts and reports → confirm → rate → ledger (demo mode)."""
+    api = _Api(current_app.test_client())
+    _step(1, f"The user asks the bot: {need}")
+    reply = safe_reply(current_app.extensions["dialogue"], "walkthrough", need, "demo")
+    click.echo(reply.text)
+    if not reply.items:
+        raise click.ClickException("The bot recommended nothing for that need; try another one.")
+    pick = reply.items[0]
+    service = api.call("GET", f"/api/v1/services/{pick.code}")
+
+    _step(2, "The user signs in from the mini-program, registers the company and applies for innovation vouchers")
+    user = api.sign_in("演示企业用户", "enterprise")
+    api.call("PUT", "/api/v1/me/company", user, json={"company_name": "重庆演示食品有限公司", "credit_code": DEMO_CREDIT_CODE,
+                                                     "contact_name": "张经理", "contact_phone": "13800000000"})
+    voucher = api.call("POST", "/api/v1/vouchers", user, json={"requested_cny": 5000, "purpose": "产品质量检测"})
+    admin = api.sign_in("平台管理员", "platform_admin")
+    lab = api.sign_in("实验室值班员", "lab_staff", service["institution"]["code"])
+    voucher = api.call("POST", f"/api/v1/admin/vouchers/{voucher['id']}/decision", admin, json={"approve": True})
+    click.echo(f"Voucher {voucher['id']} approved: {voucher['approved_cny']:.2f} CNY until {voucher['valid_until']}")
+
+    _step(3, f"The user orders “{service['name']}” at {service['institution']['name']} and pays")
+    order = api.call("POST", "/api/v1/orders", user, json={
+        "service_code": pick.code, "samples": samples, "sample_description": f"{need}：样品 {samples} 份",
+        "mode": "mail", "delivery_date": (date.today() + timedelta(days=2)).isoformat(), "voucher_id": voucher["id"]})
+    number = order["number"]
+    click.echo(f"Order {number}: {order['total_cny']:.2f} CNY = voucher {order['voucher_cny']:.2f} + cash {order['cash_cny']:.2f}")
+    payment = api.call("POST", f"/api/v1/orders/{number}/payment", user)["payment"]
+    api.call("POST", payment["pay_url"], user)
+    click.echo(f"Paid into escrow ({payment['provider']} provider).")
+
+    _step(4, "The lab is notified, accepts, receives the samples, tests and uploads the report")
+    click.echo("Lab inbox: " + api.call("GET", "/api/v1/me/notifications", lab)["items"][0]["body"])
+    for step in ("accept", "samples-received", "start-testing"):
+        api.call("POST", f"/api/v1/lab/orders/{number}/{step}", lab, json={})
+    report = api.call("POST", f"/api/v1/lab/orders/{number}/report", lab,
+                      data={"file": (BytesIO(DEMO_PDF), "report.pdf")}, content_type="multipart/form-data")
+    click.echo(f"Report uploaded: {report['filename']}, sha256 {report['sha256'][:16]}…")
+
+    _step(5, "The user downloads the report, confirms and rates; escrow is released")
+    link = api.call("GET", f"/api/v1/orders/{number}/report", user)["download_url"]
+    pdf = api.client.get(link)
+    click.echo(f"Downloaded {len(pdf.data)} bytes of PDF through an expiring link.")
+    settled = api.call("POST", f"/api/v1/orders/{number}/confirm", user)
+    api.call("POST", f"/api/v1/orders/{number}/rating", user, json={"stars": 5, "comment": "出报告很快"})
+    click.echo(f"Order {number} is {settled['status']}; rated 5 stars.")
+
+    _step(6, "The ledger")
+    ledger = api.call("GET", "/api/v1/admin/ledger", admin)
+    for account, amount in ledger["balances"].items():
+        click.echo(f"  {account:<20} {amount:>12,.2f}")
+    click.echo("The books balance." if ledger["balanced"] else f"PROBLEMS: {ledger['problems']}")
+    today = date.today().isoformat()
+    statement = api.call("GET", f"/api/v1/vouchers/statement?from={today}&to={today}", admin)
+    for line in statement["lines"]:
+        click.echo(f"  the voucher fund owes {line['institution_name']} {line['voucher_cny']:.2f} CNY ({line['orders']} orders)")
