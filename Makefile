@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test venv migrate catalog index serve bench clean
+.PHONY: demo test venv migrate catalog index serve worker bench clean
 
 venv: $(VENV)/.installed
 
@@ -31,11 +31,17 @@ demo: index
 	@echo "Try:  curl -s 'http://$(HOST):$(PORT)/api/v1/search?q=辣椒粉里有没有苏丹红&limit=3'"
 	@echo "      $(FLASK) search query '新装修的房子能住人了吗'"
 	@echo "      the demo chat: http://$(HOST):$(PORT)/demo/chat"
+	@echo "      the whole order loop: $(FLASK) bot walkthrough '辣椒粉里有没有苏丹红'   (RQ worker log: var/worker.log)"
 	@echo
+	@$(FLASK) worker > var/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	HOST=$(HOST) PORT=$(PORT) $(FLASK) serve
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+worker: migrate
+	$(FLASK) worker
 
 bench: venv
 	$(BIN)/python bench/search_bench.py
