@@ -152,3 +152,25 @@ def test_report_download_is_limited_to_the_people_of_the_order(market: Market) -
     assert market.get(f"/orders/{number}/report", market.material_lab).status_code == 404
     link = market.get(f"/orders/{number}/report", market.food_lab).get_json()["download_url"]
     assert market.client.get(link + "x").status_code == 403
+
+
+def test_a_no_show_after_the_slot_costs_the_lab_share(market: Market) -> None:
+    from sqlalchemy import update
+
+    from core.models import Order
+
+    start = next_weekday_at(9)
+    number = market.paid_order(service_code="T-CQ-S001", mode="visit", samples=1, slot_start=start.isoformat(),
+                               delivery_date=None)
+    early = market.post(f"/lab/orders/{number}/no-show", market.food_lab)
+    assert early.status_code == 422 and early.get_json()["error"]["code"] == "slot_not_over"
+    market.post(f"/lab/orders/{number}/accept", market.food_lab)
+    # time passes: the booked hour is now yesterday
+    with market.app.extensions["platform"].transaction() as session:
+        past = datetime.now(timezone.utc) - timedelta(days=1)
+        session.execute(update(Order).where(Order.number == number).values(slot_start=past, slot_end=past + timedelta(hours=1)))
+    assert market.post(f"/lab/orders/{number}/no-show", market.food_lab).get_json()["status"] == "no_show"
+    balances = market.ledger()["balances"]
+    assert next(v for k, v in balances.items() if k.startswith("lab:")) == 60  # 20 % of 300 CNY
+    assert market.get("/me/notifications", market.customer).get_json()["items"][0]["kind"] == "order_no_show"
+    market.assert_books_balance()
