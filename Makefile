@@ -32,9 +32,11 @@ demo: index
 	@echo "      $(FLASK) search query '新装修的房子能住人了吗'"
 	@echo "      the demo chat: http://$(HOST):$(PORT)/demo/chat"
 	@echo "      the whole order loop: $(FLASK) bot walkthrough '辣椒粉里有没有苏丹红'   (RQ worker log: var/worker.log)"
+	@echo "      live instrument status from simulated current sensors (broker, ingestion, simulator: var/iot-demo.log)"
 	@echo
-	@$(FLASK) worker > var/worker.log 2>&1 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	@$(FLASK) iot demo > var/iot-demo.log 2>&1 & iot=$$!; \
+	$(FLASK) worker > var/worker.log 2>&1 & worker=$$!; \
+	trap 'kill $$iot $$worker 2>/dev/null; wait $$iot $$worker' EXIT INT TERM; \
 	HOST=$(HOST) PORT=$(PORT) $(FLASK) serve
 
 test: venv
@@ -45,6 +47,8 @@ worker: migrate
 
 bench: venv
 	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/iot_bench.py
+	$(BIN)/python bench/order_bench.py
 
 clean:
 	rm -rf var .pytest_cache

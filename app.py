@@ -20,6 +20,7 @@ from core.db import unit_of_work
 from core.platform import Platform
 from core.services.ratings import rating_signals
 from core.services.synonyms import all_synonyms
+from iot.cli import iot_cli
 from search_index.builder import sync_changes
 from search_index.cli import search_cli
 from search_index.encoders import load_encoder, pin_threads
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
 
-    for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli):
+    for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli, iot_cli):
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(worker)

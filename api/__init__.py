@@ -10,6 +10,7 @@ from api.errors import register_error_handlers
 from api.group_buys import group_buys_bp
 from api.health import health_bp
 from api.inbox import inbox_bp
+from api.iot import iot_bp
 from api.lab import lab_bp
 from api.openapi import openapi_bp
 from api.orders import orders_bp
@@ -19,7 +20,7 @@ from api.vouchers import vouchers_bp
 
 def blueprints() -> list[Blueprint]:
     return [search_bp, catalog_bp, auth_bp, openapi_bp, health_bp, orders_bp, lab_bp, vouchers_bp, group_buys_bp,
-            inbox_bp, admin_bp]
+            inbox_bp, admin_bp, iot_bp]
 
 
 __all__ = ["blueprints", "register_error_handlers"]

@@ -42,8 +42,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+
+import machine_info  # bench/ is on the path when a benchmark runs as a script
 import json
-import platform
 import re
 import shutil
 import signal
@@ -109,21 +110,7 @@ def pct(values: Sequence[float], q: float) -> float:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": cpu or platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return machine_info.machine()
 
 
 # ---------------------------------------------------------------------------

@@ -45,11 +45,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+
+import machine_info  # bench/ is on the path when a benchmark runs as a script
 import gc
 import http.client
 import json
 import logging
-import platform
 import random
 import resource
 import shutil
@@ -61,7 +62,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlencode
@@ -617,25 +617,7 @@ def bench_size(n: int, seeds: Sequence[IndexDoc], encoder: Encoder, args: argpar
 
 
 def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": cpu,
-        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "faiss": faiss.__version__,
-        "numpy": np.__version__,
-        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-        # other work on the machine shows up in the latencies; say how busy it was
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+    return machine_info.machine(faiss=faiss.__version__, numpy=np.__version__)
 
 
 def print_faiss_table(rows: Sequence[dict[str, Any]]) -> None:

@@ -46,7 +46,12 @@ def build_app(data_dir: Path, **env: str) -> Flask:
         environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
         _reset_postgres(environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
+        # like the database, a shared Redis starts empty for each app: no status, job or
+        # retry marker of an earlier test (whose database is gone) can reach this one
         environ["REDIS_URL"] = os.environ["REDIS_URL"]
+        import redis
+
+        redis.Redis.from_url(environ["REDIS_URL"]).flushdb()
     environ.update(env)
     app = create_app(load_settings(environ))
     app.config["TESTING"] = True

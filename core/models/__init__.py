@@ -3,9 +3,11 @@ from core.models.group_buy import GroupBuyCampaign
 from core.models.index_change import IndexChange
 from core.models.institution import Institution, OnboardingStatus
 from core.models.instrument import Instrument
+from core.models.instrument_state import InstrumentLevels, InstrumentStateInterval
 from core.models.ledger import LedgerPosting, LedgerTransaction
 from core.models.notification import Notification
 from core.models.order import DeliveryMode, Order, OrderEvent, OrderStatus, SlotHold
+from core.models.order_usage import OrderUsage
 from core.models.payment import Payment
 from core.models.rating import Rating
 from core.models.report import Report
@@ -17,7 +19,9 @@ from core.models.user import Role, User
 from core.models.voucher import VoucherApplication, VoucherRedemption, VoucherStatus
 
 __all__ = [
-    "Blackout", "DeliveryMode", "GroupBuyCampaign", "IndexChange", "Institution", "Instrument", "LedgerPosting", "LedgerTransaction", "Notification", "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus",
+    "Blackout", "DeliveryMode", "GroupBuyCampaign", "IndexChange", "Institution", "Instrument", "InstrumentLevels",
+    "InstrumentStateInterval", "LedgerPosting", "LedgerTransaction", "Notification", "OnboardingStatus",
+    "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage",
     "Payment", "Rating", "Report", "Role", "Service", "SlotHold", "Synonym", "UnmetDemand", "User",
     "VoucherApplication", "VoucherRedemption", "VoucherStatus",
 ]

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.errors import BusinessRuleViolation, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.models import GroupBuyCampaign, Instrument, Order, OrderStatus, Role, Service, User
 from core.models._types import utcnow
 from core.queue import CLOSE_CAMPAIGN_JOB, defer

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
-from core.models import Order, OrderStatus, Rating, Role, Service, User
+from core.models import OrderStatus, Rating, Role, Service, User
 from core.models._types import utcnow
 from core.services import orders
 from core.services.authz import require_role

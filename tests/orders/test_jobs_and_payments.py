@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask
-from rq import Queue
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import FailedJobRegistry
 
 from core.queue import DEFAULT_QUEUE
 from core.services.users import create_admin, create_staff
@@ -25,22 +24,12 @@ def run_worker(market: Market) -> None:
     assert result.exit_code == 0, result.output
 
 
-def empty_queues(market: Market) -> None:
-    """With a shared Redis (CI), jobs of earlier tests' databases must not run against this one."""
-    conn = market.app.extensions["platform"].redis
-    Queue(DEFAULT_QUEUE, connection=conn).empty()
-    for registry in (ScheduledJobRegistry(DEFAULT_QUEUE, connection=conn), FailedJobRegistry(DEFAULT_QUEUE, connection=conn)):
-        for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
-
-
 def status(market: Market, number: str) -> str:
     return market.get(f"/orders/{number}", market.customer).get_json()["status"]
 
 
 def test_an_unpaid_order_expires_and_frees_its_slot_and_voucher(market_factory: Callable[..., Market]) -> None:
     market = market_factory(ORDER_PAYMENT_MINUTES="0")
-    empty_queues(market)
     voucher = market.voucher(amount=1000)
     start = next_weekday_at(11).isoformat()
     number = market.order(service_code="T-CQ-S001", mode="visit", slot_start=start, samples=1, voucher_id=voucher,
@@ -58,7 +47,6 @@ def test_an_unpaid_order_expires_and_frees_its_slot_and_voucher(market_factory: 
 
 def test_an_undisputed_report_is_confirmed_and_settled_by_the_worker(market_factory: Callable[..., Market]) -> None:
     market = market_factory(ORDER_AUTO_CONFIRM_DAYS="0")
-    empty_queues(market)
     number = market.paid_order()
     market.through_report(number)
     run_worker(market)
@@ -82,7 +70,6 @@ def _campaign(market: Market, min_samples: int, seconds: float) -> int:
 
 
 def test_group_buy_reaching_its_minimum_becomes_one_batch(market: Market) -> None:
-    empty_queues(market)
     campaign = _campaign(market, min_samples=3, seconds=3)
     first = market.paid_order(service_code="T-CQ-S003", samples=2, campaign_id=campaign, delivery_date=None)
     second = market.paid_order(service_code="T-CQ-S003", samples=2, campaign_id=campaign, delivery_date=None)
@@ -99,7 +86,6 @@ def test_group_buy_reaching_its_minimum_becomes_one_batch(market: Market) -> Non
 
 
 def test_group_buy_missing_its_minimum_refunds_everyone(market: Market) -> None:
-    empty_queues(market)
     campaign = _campaign(market, min_samples=4, seconds=2)
     paid = market.paid_order(service_code="T-CQ-S003", samples=1, campaign_id=campaign, delivery_date=None)
     unpaid = market.order(service_code="T-CQ-S003", samples=1, campaign_id=campaign, delivery_date=None)["number"]
@@ -139,7 +125,6 @@ def test_payment_notifications_are_idempotent_and_bogus_ones_change_nothing(mark
 def test_wechat_pay_from_unified_order_to_refund(market_factory: Callable[..., Market], fake_wechatpay: str) -> None:
     market = market_factory(PAYMENT_PROVIDER="wechatpay", WECHATPAY_MCH_ID=MCH_ID, WECHATPAY_API_KEY=API_KEY,
                             WECHATPAY_APP_ID=APP_ID, WECHATPAY_API_BASE_URL=fake_wechatpay, JOB_RETRY_INTERVALS="0")
-    empty_queues(market)
     number = market.order()["number"]
     started = market.post(f"/orders/{number}/payment", market.customer).get_json()["payment"]
     assert started["provider"] == "wechatpay" and started["jsapi"]["package"].startswith("prepay_id=")
@@ -182,7 +167,6 @@ def test_notifications_reach_wechat_and_failures_are_recorded(app_factory: Calla
     client.put("/api/v1/me/company", headers=customer, json={
         "company_name": "某食品公司", "credit_code": CREDIT_CODE, "contact_name": "王", "contact_phone": "13900000000"})
     market = Market(app, client, customer, staff, {}, admin)
-    empty_queues(market)
 
     number = market.paid_order()
     market.post(f"/lab/orders/{number}/accept", market.food_lab)

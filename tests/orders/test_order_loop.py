@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from tests.orders.conftest import Market, next_weekday_at, pdf_file
+from tests.orders.conftest import Market, next_weekday_at
 
 
 def test_order_with_voucher_from_payment_to_rating(market: Market) -> None:

@@ -1,0 +1,153 @@
+"""Writing and reading what the IoT ingestion learns: state intervals and
+per-instrument thresholds (learned, or overridden by an admin)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput, NotFound
+from core.models import Instrument, InstrumentLevels, InstrumentStateInterval, Role, User
+from core.models._types import utcnow
+from core.services.authz import require_role
+
+# the live status kept in Redis (instrument_status.py) for each sensor state
+PUBLIC_STATUS = {"on": "in_use", "standby": "idle", "off": "off", "offline": "offline"}
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    instrument_id: int
+    state: str  # on | standby | off | offline
+    at: datetime
+
+
+@dataclass(frozen=True)
+class LearnedLevels:
+    instrument_id: int
+    off_below_a: float
+    on_above_a: float
+    hysteresis: float
+    source: str
+    note: str
+    samples: int
+    histogram: list[int]
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; they are stored in UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def instrument_ids(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Instrument.code, Instrument.id)).all())
+
+
+def open_intervals(session: Session) -> list[tuple[int, str, datetime]]:
+    """(instrument id, state, since) of every instrument's current interval."""
+    rows = session.execute(
+        select(InstrumentStateInterval.instrument_id, InstrumentStateInterval.state, InstrumentStateInterval.start_at)
+        .where(InstrumentStateInterval.end_at.is_(None))
+    ).all()
+    return [(iid, state, as_utc(since)) for iid, state, since in rows]
+
+
+def record_state_changes(session: Session, changes: Sequence[StateChange]) -> int:
+    """Close each instrument's open interval at its first change and write the new ones
+    (the last one open). Changes of one instrument must come in time order."""
+    per_instrument: dict[int, list[StateChange]] = {}
+    for change in changes:
+        per_instrument.setdefault(change.instrument_id, []).append(change)
+    if not per_instrument:
+        return 0
+    table = InstrumentStateInterval.__table__
+    conn = session.connection()
+    conn.execute(
+        table.update()
+        .where(table.c.instrument_id == bindparam("iid"), table.c.end_at.is_(None))
+        .values(end_at=bindparam("at")),
+        [{"iid": iid, "at": items[0].at} for iid, items in per_instrument.items()],
+    )
+    rows = []
+    for iid, items in per_instrument.items():
+        for current, following in zip(items, items[1:]):
+            if following.at > current.at:  # a state that lasted no time is no interval
+                rows.append({"instrument_id": iid, "state": current.state, "start_at": current.at,
+                             "end_at": following.at})
+        rows.append({"instrument_id": iid, "state": items[-1].state, "start_at": items[-1].at, "end_at": None})
+    conn.execute(table.insert(), rows)
+    return len(rows)
+
+
+def all_levels(session: Session) -> list[InstrumentLevels]:
+    return list(session.scalars(select(InstrumentLevels)))
+
+
+def overrides_since(session: Session, since: datetime) -> list[InstrumentLevels]:
+    """Rows whose override was set or cleared after `since`."""
+    return list(session.scalars(select(InstrumentLevels).where(InstrumentLevels.override_at > since)))
+
+
+def save_learned_levels(session: Session, records: Sequence[LearnedLevels]) -> None:
+    if not records:
+        return
+    existing = {
+        row.instrument_id: row
+        for row in session.scalars(
+            select(InstrumentLevels).where(InstrumentLevels.instrument_id.in_([r.instrument_id for r in records]))
+        )
+    }
+    now = utcnow()
+    for record in records:
+        row = existing.get(record.instrument_id)
+        if row is None:
+            row = InstrumentLevels(instrument_id=record.instrument_id)
+            session.add(row)
+        row.off_below_a, row.on_above_a, row.hysteresis = record.off_below_a, record.on_above_a, record.hysteresis
+        row.source, row.note, row.samples = record.source, record.note[:300], record.samples
+        row.histogram, row.learned_at = record.histogram, now
+    session.flush()
+
+
+def levels_of(session: Session, code: str) -> tuple[Instrument, InstrumentLevels | None]:
+    instrument = session.scalar(select(Instrument).where(Instrument.code == code))
+    if instrument is None:
+        raise NotFound(f"No instrument {code!r}.", code="instrument_not_found")
+    row = session.scalar(select(InstrumentLevels).where(InstrumentLevels.instrument_id == instrument.id))
+    return instrument, row
+
+
+def set_thresholds(session: Session, actor: User, code: str, off_below_a: float | None, on_above_a: float | None,
+                   hysteresis: float | None) -> InstrumentLevels | None:
+    """An admin's thresholds for one instrument; all None clears the override (back to learning)."""
+    require_role(actor, Role.platform_admin, Role.institution_admin)
+    instrument, row = levels_of(session, code)
+    if actor.role == Role.institution_admin and actor.institution_id != instrument.institution_id:
+        raise NotFound(f"No instrument {code!r}.", code="instrument_not_found")
+    clearing = off_below_a is None and on_above_a is None and hysteresis is None
+    if not clearing:
+        if off_below_a is None or on_above_a is None:
+            raise InvalidInput("Give both thresholds: off below and on above (amperes).", code="thresholds_incomplete")
+        if not 0 < off_below_a < on_above_a:
+            raise InvalidInput("Thresholds must satisfy 0 < off-below < on-above (amperes).",
+                               code="thresholds_invalid", details={"off_below_a": off_below_a, "on_above_a": on_above_a})
+        if hysteresis is not None and not 1.0 <= hysteresis <= 3.0:
+            raise InvalidInput("Hysteresis is a ratio from 1 (none) to 3.", code="thresholds_invalid",
+                               details={"hysteresis": hysteresis})
+    if row is None:
+        if clearing:
+            return None
+        # nothing learned yet: the learned columns hold the override until learning fills them
+        row = InstrumentLevels(instrument_id=instrument.id, off_below_a=off_below_a, on_above_a=on_above_a,
+                               hysteresis=hysteresis or 1.25, source="default", note="", samples=0, histogram=[])
+        session.add(row)
+    row.override_off_below_a = off_below_a
+    row.override_on_above_a = on_above_a
+    row.override_hysteresis = None if clearing else (hysteresis or row.hysteresis)
+    row.override_by = None if clearing else actor.display_name
+    row.override_at = utcnow()
+    session.flush()
+    return row

@@ -1,0 +1,379 @@
+"""MQTT ingestion: readings in, live status to Redis, state intervals to the database.
+
+The paho network thread only puts messages on a queue (a slow callback makes
+the broker drop the client). One processing thread takes them in batches:
+parse and check, apply to the tracker, then one database transaction per batch
+for the state changes and learned levels, and after the commit one Redis
+HSET of the statuses that changed. Subscriptions are made in on_connect, so
+they come back with every reconnection (paho retries with a growing delay).
+
+Several processes can share the telemetry through the shared subscription
+`$share/<group>/…`; the broker must then deliver each instrument's topic to one
+process (EMQX's `hash_topic` dispatch; Mosquitto's round robin splits an
+instrument's readings, so with Mosquitto give each process its own gateways
+through IOT_TOPIC_PREFIX, or run one process).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import paho.mqtt.client as mqtt
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.db import unit_of_work
+from core.models import InstrumentLevels
+from core.platform import Platform
+from core.services.instrument_states import (
+    PUBLIC_STATUS, LearnedLevels, StateChange, all_levels, instrument_ids, open_intervals, overrides_since,
+    record_state_changes, save_learned_levels,
+)
+from core.services.instrument_status import STATUS_KEY
+from core.services.instrument_usage import reconcile_orders
+from iot.broker import BrokerAddress, broker_address
+from iot.levels import DEFAULT_THRESHOLDS, Thresholds
+from iot.payloads import GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, parse_telemetry
+from iot.tracker import Tracker, TrackerRules
+
+log = logging.getLogger(__name__)
+
+ID_REFRESH_S = 30.0  # an unknown code reloads the instrument list at most this often
+OVERRIDE_POLL_S = 15.0
+RECONCILE_S = 600.0  # flag slots that ended without on-time this often…
+RECONCILE_WINDOW = timedelta(days=3)  # … looking this far back (late readings, late status changes)
+SWEEP_S = 1.0
+MAX_LOGGED_SOURCES = 10_000  # "logged once per kind and source" must not grow without end
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def rules_from_settings(platform: Platform) -> TrackerRules:
+    iot = platform.settings.iot
+    return TrackerRules(min_dwell_ms=int(iot.min_dwell_s * 1000), offline_after=iot.offline_after_intervals,
+                        default_interval_ms=int(iot.report_interval_s * 1000))
+
+
+def thresholds_of(row: InstrumentLevels) -> tuple[Thresholds | None, Thresholds | None]:
+    """(learned, override) as stored."""
+    learned = None if row.source == "default" else Thresholds(
+        row.off_below_a, row.on_above_a, row.hysteresis, row.source, row.note)
+    override = None
+    if row.override_off_below_a is not None and row.override_on_above_a is not None:
+        override = Thresholds(row.override_off_below_a, row.override_on_above_a,
+                              row.override_hysteresis or DEFAULT_THRESHOLDS.hysteresis, "override",
+                              f"set by {row.override_by}" if row.override_by else "")
+    return learned, override
+
+
+@dataclass
+class IngestStats:
+    messages: int = 0
+    batches: int = 0
+    changes: int = 0
+    db_errors: int = 0
+    redis_errors: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    connects: int = 0
+    first_message_at: float | None = None
+    last_batch_at: float | None = None
+
+
+class Ingestion:
+    def __init__(self, platform: Platform, *, address: BrokerAddress | None = None, topics: Topics | None = None,
+                 rules: TrackerRules | None = None, client_id: str | None = None, share_group: str | None = None,
+                 clock: Callable[[], float] = time.time, batch_max: int = 5000,
+                 after_batch: Callable[[], None] | None = None, override_poll_s: float = OVERRIDE_POLL_S):
+        settings = platform.settings
+        self.platform = platform
+        self.address = address or broker_address(settings)
+        self.topics = topics or Topics(settings.iot.topic_prefix)
+        self.tracker = Tracker(rules or rules_from_settings(platform))
+        self.client_id = client_id or f"ingest-{socket.gethostname()}-{os.getpid()}"
+        group = settings.iot.share_group if share_group is None else share_group
+        # amqtt knows no shared subscriptions: the embedded broker has one ingestion process anyway
+        self.share_group = "" if self.address.embedded else group
+        self.clock = clock
+        self.batch_max = batch_max
+        self.after_batch = after_batch
+        self.override_poll_s = override_poll_s
+        self.qos = settings.iot.qos
+        self.max_ahead_ms = int(settings.iot.max_ahead_s * 1000)
+        self.max_age_ms = int(settings.iot.max_age_s * 1000)
+        self.stats = IngestStats()
+        self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._ids: dict[str, int] = {}
+        self._ids_loaded_at = 0.0
+        self._logged: set[tuple[str, str]] = set()
+        self._unsaved: list[StateChange] = []
+        self._unsaved_levels: set[str] = set()
+        self._unpublished: dict[str, str] = {}
+        self._retry_db_at = 0.0
+        self._last_sweep = 0.0
+        self._last_override_poll = 0.0
+        self._last_reconcile = clock() - RECONCILE_S + 60.0  # first pass a minute after start
+        self._override_mark = datetime.now(timezone.utc)
+        self.failure: BaseException | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def telemetry_subscription(self) -> str:
+        flt = self.topics.telemetry_filter
+        return f"$share/{self.share_group}/{flt}" if self.share_group else flt
+
+    def start(self) -> "Ingestion":
+        self._load_state()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_queued_messages_set(0)
+        self._client = client
+        self._thread = threading.Thread(target=self._process_loop, name="iot-ingest", daemon=True)
+        self._thread.start()
+        client.connect_async(self.address.host, self.address.port, keepalive=30)
+        client.loop_start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once every message received so far has been processed and saved (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._idle.clear()
+            if self._idle.wait(max(0.0, deadline - time.monotonic())) and self._inbox.empty() and not (
+                    self._unsaved or self._unpublished):
+                return True
+        return False
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.is_connected()
+
+    # -- network thread: as little as possible ----------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: object,
+                    _properties: object) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("MQTT connection to %s:%d refused: %s", self.address.host, self.address.port, reason)
+            return
+        self.stats.connects += 1
+        client.subscribe([(self.telemetry_subscription, self.qos), (self.topics.gateway_filter, 1)])
+        log.info("MQTT connected to %s:%d, subscribed to %s", self.address.host, self.address.port,
+                 self.telemetry_subscription)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: object,
+                       _properties: object) -> None:
+        if not self._stop.is_set():
+            log.warning("MQTT connection lost (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put((message.topic, message.payload))
+
+    # -- processing thread -----------------------------------------------------------------
+    def _process_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                batch = self._take_batch()
+                now = self.clock()
+                if batch:
+                    self._apply(batch, int(now * 1000))
+                if now - self._last_sweep >= SWEEP_S:
+                    self._last_sweep = now
+                    self.tracker.sweep(int(now * 1000))
+                if now - self._last_override_poll >= self.override_poll_s:
+                    self._last_override_poll = now
+                    self._poll_overrides(now)
+                if now - self._last_reconcile >= RECONCILE_S:
+                    self._last_reconcile = now
+                    self._reconcile(now)
+                self._flush(now)
+                if self.after_batch is not None:
+                    self.after_batch()
+                if self._inbox.empty():
+                    self._idle.set()
+        except BaseException as exc:
+            self.failure = exc
+            log.exception("ingestion stopped by an unexpected error")
+            self._idle.set()
+            raise
+
+    def _take_batch(self) -> list[tuple[str, bytes]]:
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + 0.1
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+        return batch
+
+    def _apply(self, batch: list[tuple[str, bytes]], now_ms: int) -> None:
+        stats = self.stats
+        if stats.first_message_at is None:
+            stats.first_message_at = time.time()
+        stats.messages += len(batch)
+        stats.batches += 1
+        per_instrument: dict[str, list[Reading]] = {}
+        topics = self.topics
+        for topic, payload in batch:
+            code = topics.instrument_of(topic)
+            if code is None:
+                gateway = topics.gateway_of(topic)
+                if gateway is None:
+                    self._reject(Rejection("bad_topic", topic, "not a telemetry or gateway topic"))
+                elif payload:  # an empty retained message only clears the retained status
+                    self._gateway(gateway, payload, now_ms)
+                continue
+            if code not in self._ids and not self._knows(code):
+                self._reject(Rejection("unknown_instrument", code, "no instrument with this code"))
+                continue
+            readings, rejections = parse_telemetry(payload, code, now_ms, self.max_ahead_ms, self.max_age_ms)
+            for rejection in rejections:
+                self._reject(rejection)
+            if readings:
+                per_instrument.setdefault(code, []).extend(readings)
+        for code, readings in per_instrument.items():
+            self.tracker.feed(code, readings, now_ms)
+        stats.last_batch_at = time.time()
+
+    def _gateway(self, gateway: str, payload: bytes, now_ms: int) -> None:
+        status = parse_gateway_status(payload, gateway)
+        if isinstance(status, Rejection):
+            self._reject(status)
+            return
+        known = tuple(c for c in status.instruments or () if c in self._ids) if status.instruments else None
+        self.tracker.gateway_status(GatewayStatus(gateway, status.online, known), now_ms)
+        if not status.online:
+            log.info("gateway %s is offline (Last Will or announcement)", gateway)
+
+    def _knows(self, code: str) -> bool:
+        now = time.monotonic()
+        if now - self._ids_loaded_at < ID_REFRESH_S:
+            return False
+        self._ids_loaded_at = now
+        try:
+            with unit_of_work(self.platform.session_factory) as session:
+                self._ids = instrument_ids(session)
+        except SQLAlchemyError as exc:
+            log.warning("could not reload the instrument list: %s", exc)
+        return code in self._ids
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.stats.rejected[rejection.kind] += 1
+        key = (rejection.kind, rejection.source)
+        if key not in self._logged and len(self._logged) < MAX_LOGGED_SOURCES:
+            self._logged.add(key)
+            log.warning("dropped %s message from %s: %s (further ones from it are only counted)",
+                        rejection.kind, rejection.source, rejection.detail)
+
+    # -- persistence: one transaction per batch, Redis after the commit --------------------
+    def _flush(self, now: float) -> None:
+        changes, relearned = self.tracker.drain()
+        ids = self._ids
+        self._unsaved.extend(StateChange(ids[c.code], c.state, ms_to_datetime(c.at_ms)) for c in changes
+                             if c.code in ids)
+        self.stats.changes += len(changes)
+        self._unsaved_levels |= relearned
+        for change in changes:
+            self._unpublished[change.code] = PUBLIC_STATUS[change.state]
+        if (self._unsaved or self._unsaved_levels) and now >= self._retry_db_at:
+            try:
+                with unit_of_work(self.platform.session_factory) as session:
+                    record_state_changes(session, self._unsaved)
+                    save_learned_levels(session, [self._learned(code) for code in self._unsaved_levels
+                                                  if code in ids])
+            except SQLAlchemyError as exc:
+                self.stats.db_errors += 1
+                self._retry_db_at = now + min(30.0, 2.0 ** min(self.stats.db_errors, 5))
+                log.warning("could not save %d state changes (retrying): %s", len(self._unsaved), exc)
+                return
+            self._unsaved, self._unsaved_levels = [], set()
+        if self._unpublished and not self._unsaved:
+            try:
+                self.platform.redis.hset(STATUS_KEY, mapping=self._unpublished)
+            except redis.RedisError as exc:
+                self.stats.redis_errors += 1
+                log.warning("could not publish %d live statuses (retrying): %s", len(self._unpublished), exc)
+                return
+            self._unpublished = {}
+
+    def _learned(self, code: str) -> LearnedLevels:
+        track = self.tracker.tracks[code]
+        th = track.learned
+        return LearnedLevels(self._ids[code], th.off_below_a, th.on_above_a, th.hysteresis, th.source, th.note,
+                             sum(track.hist), list(track.hist))
+
+    # -- start-up and admin overrides --------------------------------------------------------
+    def _load_state(self) -> None:
+        now_ms = int(self.clock() * 1000)
+        with unit_of_work(self.platform.session_factory) as session:
+            self._ids = instrument_ids(session)
+            opens = open_intervals(session)
+            levels = all_levels(session)
+        self._ids_loaded_at = time.monotonic()
+        codes = {iid: code for code, iid in self._ids.items()}
+        for row in levels:
+            learned, override = thresholds_of(row)
+            self.tracker.seed_levels(codes[row.instrument_id], now_ms, learned, override, row.histogram or None)
+        for iid, state, since in opens:
+            self.tracker.seed_state(codes[iid], state, int(since.timestamp() * 1000), now_ms)
+            self._unpublished[codes[iid]] = PUBLIC_STATUS[state]
+        log.info("ingestion knows %d instruments, %d with a state, %d with learned levels",
+                 len(self._ids), len(opens), len(levels))
+
+    def _reconcile(self, now: float) -> None:
+        moment = datetime.fromtimestamp(now, tz=timezone.utc)
+        try:
+            with unit_of_work(self.platform.session_factory) as session:
+                report = reconcile_orders(session, moment - RECONCILE_WINDOW, moment, moment)
+        except SQLAlchemyError as exc:
+            log.warning("could not reconcile booked slots with on-time: %s", exc)
+            return
+        if report.possible_no_shows:
+            log.info("booked slots checked: %d, possible no-shows: %d", report.checked, report.possible_no_shows)
+
+    def _poll_overrides(self, now: float) -> None:
+        mark = datetime.now(timezone.utc)
+        try:
+            with unit_of_work(self.platform.session_factory) as session:
+                rows = overrides_since(session, self._override_mark)
+        except SQLAlchemyError as exc:
+            log.warning("could not read threshold overrides: %s", exc)
+            return
+        # overlap the polls: an override committed while we read must not slip between them
+        self._override_mark = mark - timedelta(seconds=60)
+        codes = {iid: code for code, iid in self._ids.items()}
+        for row in rows:
+            code = codes.get(row.instrument_id)
+            if code is not None:
+                self.tracker.set_override(code, thresholds_of(row)[1], int(now * 1000))

@@ -1,0 +1,42 @@
+"""Machine-hours reports for the terminal (the numbers come from
+core.services.instrument_usage, shared with the API)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+from core.services.instrument_usage import MonthUsage
+
+COLUMNS = ("on", "standby", "off", "offline", "unknown")
+
+
+def _h(value: float) -> str:
+    return f"{value:8.2f}"
+
+
+def render_month(usage: MonthUsage, tz: str) -> Iterator[str]:
+    zone = ZoneInfo(tz)
+    yield f"{usage.instrument_code} {usage.instrument_name} — {usage.month} (hours, {tz})"
+    yield "date        " + "".join(f"{c:>8}" for c in COLUMNS) + "  external"
+    for day in usage.days:
+        if not any(day.hours[c] for c in COLUMNS):
+            continue  # days still ahead
+        yield f"{day.day.isoformat()}  " + "".join(_h(day.hours[c]) for c in COLUMNS) + f"  {day.external_hours:8.2f}"
+    yield "total       " + "".join(_h(usage.totals[c]) for c in COLUMNS) + f"  {usage.external_hours:8.2f}"
+    rate = "n/a (never on)" if usage.sharing_rate is None else f"{usage.sharing_rate:.1%}"
+    yield (f"on {usage.totals['on']:.2f} h = external service {usage.external_hours:.2f} h "
+           f"+ internal use {usage.internal_hours:.2f} h; sharing rate {rate}")
+    if usage.slots:
+        yield f"booked slots: {len(usage.slots)}"
+        for slot in usage.slots:
+            start = slot.slot_start.astimezone(zone)
+            end = slot.slot_end.astimezone(zone)
+            flag = "  POSSIBLE NO-SHOW: confirm with the customer" if slot.possible_no_show else ""
+            unobserved = f", {slot.unobserved_minutes:.0f} min without sensor data" if slot.unobserved_minutes >= 1 else ""
+            yield (f"  {slot.number} {slot.status:<16} {_fmt(start)}–{end:%H:%M}  on {slot.on_minutes:.0f} min"
+                   f"{unobserved}{flag}")
+
+
+def _fmt(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
