@@ -33,7 +33,7 @@ def resolve(number: str):  # type: ignore[no-untyped-def]
 @documented("/admin/ledger", "get", "Account balances and the invariant check", LedgerCheckOut,
             errors=(401, 403), signed_in=True)
 def ledger():  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         require_role(signed_in_user(session), Role.platform_admin)
         problems = ledger_problems(session)
         out = LedgerCheckOut(balanced=not problems, problems=problems,

@@ -14,7 +14,7 @@ group_buys_bp = Blueprint("group_buys", __name__, url_prefix="/api/v1")
 @group_buys_bp.get("/group-buys")
 @documented("/group-buys", "get", "Open group-buys with their progress (已拼 n/max 样)", CampaignList, errors=())
 def list_group_buys():  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         out = CampaignList(items=[campaign_out(p) for p in group_buy.open_campaigns(session)])
     return jsonify(out.model_dump(mode="json"))
 
@@ -22,6 +22,6 @@ def list_group_buys():  # type: ignore[no-untyped-def]
 @group_buys_bp.get("/group-buys/<int:campaign_id>")
 @documented("/group-buys/{campaign_id}", "get", "One group-buy and its progress", CampaignOut, errors=(404,))
 def get_group_buy(campaign_id: int):  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         out = campaign_out(group_buy.progress(session, campaign_id))
     return jsonify(out.model_dump(mode="json"))

@@ -23,7 +23,7 @@ def _out(note: Notification, number: str | None) -> NotificationOut:
 @documented("/me/notifications", "get", "My notifications, newest first (?unread=1)", NotificationList,
             errors=(401,), signed_in=True)
 def list_notifications():  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         notes = inbox(session, signed_in_user(session), unread_only=request.args.get("unread") in ("1", "true"))
         numbers = dict(session.execute(select(Order.id, Order.number).where(
             Order.id.in_({n.order_id for n in notes if n.order_id}))).all())

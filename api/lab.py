@@ -15,7 +15,7 @@ from api.order_schemas import (
     BlackoutBody, CalendarDayOut, CalendarOut, CalendarQuery, CampaignBody, CampaignOut, OkOut, OpeningHoursBody,
     OrderOut, ReasonBody, ReplyBody, ReportOut, RatingOut,
 )
-from api.order_views import campaign_out, order_out, platform
+from api.order_views import campaign_out, order_action, platform, rating_out, report_out
 from api.validation import parse_json_body, parse_query
 from core.errors import InvalidInput, NotFound
 from core.models import Instrument, Role, User
@@ -37,20 +37,12 @@ def _staff(session: Session) -> User:
     return require_role(signed_in_user(session), Role.lab_staff, Role.institution_admin, Role.platform_admin)
 
 
-def _order_answer(action):  # type: ignore[no-untyped-def]
-    p = platform()
-    with p.transaction() as session:
-        order = action(session, _staff(session), p)
-        out = order_out(order)
-    return jsonify(out.model_dump(mode="json"))
-
-
 @lab_bp.post("/orders/<number>/accept")
 @documented("/lab/orders/{number}/accept", "post", "Accept a paid order", OrderOut, errors=LAB_ERRORS,
             body=ReasonBody, signed_in=True)
 def accept(number: str):  # type: ignore[no-untyped-def]
     body = _body(ReasonBody)
-    return _order_answer(lambda s, u, p: orders.accept(s, u, number, body.reason or None))
+    return order_action(_staff, lambda s, u, p: orders.accept(s, u, number, body.reason or None))
 
 
 @lab_bp.post("/orders/<number>/reject")
@@ -58,7 +50,7 @@ def accept(number: str):  # type: ignore[no-untyped-def]
             errors=LAB_ERRORS, body=ReasonBody, signed_in=True)
 def reject(number: str):  # type: ignore[no-untyped-def]
     body = _body(ReasonBody)
-    return _order_answer(lambda s, u, p: orders.reject(s, u, number, body.reason, p.settings))
+    return order_action(_staff, lambda s, u, p: orders.reject(s, u, number, body.reason, p.settings))
 
 
 @lab_bp.post("/orders/<number>/<step>")
@@ -66,10 +58,10 @@ def reject(number: str):  # type: ignore[no-untyped-def]
             errors=LAB_ERRORS, signed_in=True)
 def step(number: str, step: str):  # type: ignore[no-untyped-def]
     if step == "no-show":
-        return _order_answer(lambda s, u, p: orders.no_show(s, u, number, p.settings))
+        return order_action(_staff, lambda s, u, p: orders.no_show(s, u, number, p.settings))
     if step not in STEPS:
         raise NotFound(f"No lab action {step!r}; use {', '.join([*STEPS, 'no-show'])}.", code="unknown_action")
-    return _order_answer(lambda s, u, p: orders.lab_step(s, u, number, STEPS[step]))
+    return order_action(_staff, lambda s, u, p: orders.lab_step(s, u, number, STEPS[step]))
 
 
 class ReportUpload(BaseModel):
@@ -90,10 +82,7 @@ def upload(number: str):  # type: ignore[no-untyped-def]
         user = _staff(session)
         report = reports.upload_report(session, user, number, upload_file.filename or "report.pdf", data,
                                        LocalReportStorage(p.settings.reports_dir), p.settings)
-        token = reports.download_token(p.settings, report, user)
-        out = ReportOut(filename=report.filename, size_bytes=report.size_bytes, sha256=report.sha256,
-                        uploaded_at=report.uploaded_at, download_url=f"/api/v1/reports/download?token={token}",
-                        expires_in=p.settings.orders.report_link_seconds)
+        out = report_out(report, user)
     return jsonify(out.model_dump(mode="json")), 201
 
 
@@ -104,8 +93,7 @@ def rating_reply(number: str):  # type: ignore[no-untyped-def]
     body = _body(ReplyBody)
     with platform().transaction() as session:
         rating = ratings.reply(session, _staff(session), number, body.reply)
-        out = RatingOut(order_number=number, stars=rating.stars, comment=rating.comment, lab_reply=rating.lab_reply,
-                        created_at=rating.created_at)
+        out = rating_out(number, rating)
     return jsonify(out.model_dump(mode="json"))
 
 
@@ -122,7 +110,7 @@ def _own_instrument(session: Session, user: User, code: str) -> Instrument:
 def calendar(code: str):  # type: ignore[no-untyped-def]
     query = parse_query(CalendarQuery, request.args)
     p = platform()
-    with p.transaction() as session:
+    with p.transaction(write=False) as session:
         instrument = _own_instrument(session, _staff(session), code)
         days = slots.calendar(session, instrument, query.start or date.today(), query.days, p.settings.orders)
         out = CalendarOut(instrument_code=code, days=[CalendarDayOut(

@@ -1,11 +1,15 @@
 """Turning orders and their neighbours into response models (shared by the order and lab APIs)."""
 from __future__ import annotations
 
-from flask import current_app
+from typing import Callable
 
-from api.order_schemas import CampaignOut, OrderDetail, OrderEventOut, OrderOut
-from core.models import Order
+from flask import Response, current_app, jsonify
+from sqlalchemy.orm import Session
+
+from api.order_schemas import CampaignOut, OrderDetail, OrderEventOut, OrderOut, RatingOut, ReportOut
+from core.models import Order, Rating, Report, User
 from core.platform import Platform
+from core.services import reports
 from core.services.group_buy import Progress
 
 
@@ -43,3 +47,24 @@ def campaign_out(state: Progress) -> CampaignOut:
                        min_samples=c.min_samples, max_samples=c.max_samples, paid_samples=state.paid_samples,
                        progress=state.label, group_price_cny=cny(c.group_price_cents), deadline=c.deadline,
                        run_date=c.run_date, status=c.status)
+
+
+def order_action(who: Callable[[Session], User], action: Callable[[Session, User, Platform], Order]) -> Response:
+    """Run one order transition in a writing transaction and answer the order."""
+    p = platform()
+    with p.transaction() as session:
+        out = order_out(action(session, who(session), p))
+    return jsonify(out.model_dump(mode="json"))
+
+
+def report_out(report: Report, user: User) -> ReportOut:
+    settings = platform().settings
+    token = reports.download_token(settings, report, user)
+    return ReportOut(filename=report.filename, size_bytes=report.size_bytes, sha256=report.sha256,
+                     uploaded_at=report.uploaded_at, download_url=f"/api/v1/reports/download?token={token}",
+                     expires_in=settings.orders.report_link_seconds)
+
+
+def rating_out(number: str, rating: Rating) -> RatingOut:
+    return RatingOut(order_number=number, stars=rating.stars, comment=rating.comment, lab_reply=rating.lab_reply,
+                     created_at=rating.created_at)

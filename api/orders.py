@@ -1,16 +1,18 @@
 """The ordering user's side: place, pay, cancel, confirm or dispute, rate, fetch the report."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, send_file
 from io import BytesIO
+
+from flask import Blueprint, Response, jsonify, request, send_file
+from sqlalchemy import select
 
 from api.auth import signed_in_user
 from api.openapi import documented
 from api.order_schemas import (
-    CreateOrderBody, NotifyResult, OrderDetail, OrderList, OrderOut, PaymentStartOut, RatingBody, RatingOut,
-    ReasonBody, ReportOut, OkOut, DownloadQuery,
+    CreateOrderBody, DownloadQuery, NotifyResult, OkOut, OrderDetail, OrderList, OrderOut, PaymentStartOut,
+    RatingBody, RatingOut, ReasonBody, ReportOut,
 )
-from api.order_views import order_detail, order_out, platform
+from api.order_views import order_action, order_detail, order_out, platform, rating_out, report_out
 from api.validation import parse_json_body
 from core.errors import AppError, NotFound
 from core.models import DeliveryMode, Payment, Report
@@ -18,7 +20,6 @@ from core.payment_providers import get_provider
 from core.payment_providers.sandbox import SandboxProvider
 from core.report_storage import LocalReportStorage
 from core.services import orders, payments, ratings, reports
-from sqlalchemy import select
 
 orders_bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 
@@ -50,7 +51,7 @@ def create_order():  # type: ignore[no-untyped-def]
 @documented("/orders", "get", "My orders; lab staff: their lab's incoming orders; admins: all", OrderList,
             errors=(400, 401), signed_in=True)
 def list_orders():  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         items = [order_out(o) for o in orders.orders_of(session, signed_in_user(session), request.args.get("status"))]
     return jsonify(OrderList(items=items).model_dump(mode="json"))
 
@@ -58,7 +59,7 @@ def list_orders():  # type: ignore[no-untyped-def]
 @orders_bp.get("/orders/<number>")
 @documented("/orders/{number}", "get", "One order with its audit trail", OrderDetail, errors=(401, 404), signed_in=True)
 def get_order(number: str):  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         order = orders.load_order(session, signed_in_user(session), number)
         has_report = session.scalar(select(Report.id).where(Report.order_id == order.id)) is not None
         out = order_detail(order, has_report)
@@ -116,27 +117,19 @@ def payment_notify(provider_name: str):  # type: ignore[no-untyped-def]
     return Response(body, content_type=content_type)
 
 
-def _simple(number: str, action):  # type: ignore[no-untyped-def]
-    p = platform()
-    with p.transaction() as session:
-        order = action(session, signed_in_user(session), p)
-        out = order_out(order)
-    return jsonify(out.model_dump(mode="json"))
-
-
 @orders_bp.post("/orders/<number>/cancel")
 @documented("/orders/{number}/cancel", "post", "Cancel (free before the lab accepts; then the lab's rule)",
             OrderOut, errors=ORDER_ERRORS, body=ReasonBody, signed_in=True)
 def cancel(number: str):  # type: ignore[no-untyped-def]
     body = _body(ReasonBody)
-    return _simple(number, lambda s, u, p: orders.cancel(s, u, number, body.reason, p.settings))
+    return order_action(signed_in_user, lambda s, u, p: orders.cancel(s, u, number, body.reason, p.settings))
 
 
 @orders_bp.post("/orders/<number>/confirm")
 @documented("/orders/{number}/confirm", "post", "Accept the report: escrow is released to the lab", OrderOut,
             errors=ORDER_ERRORS, signed_in=True)
 def confirm(number: str):  # type: ignore[no-untyped-def]
-    return _simple(number, lambda s, u, p: orders.confirm(s, u, number, p.settings))
+    return order_action(signed_in_user, lambda s, u, p: orders.confirm(s, u, number, p.settings))
 
 
 @orders_bp.post("/orders/<number>/dispute")
@@ -144,7 +137,7 @@ def confirm(number: str):  # type: ignore[no-untyped-def]
             errors=ORDER_ERRORS, body=ReasonBody, signed_in=True)
 def dispute(number: str):  # type: ignore[no-untyped-def]
     body = _body(ReasonBody)
-    return _simple(number, lambda s, u, p: orders.dispute(s, u, number, body.reason))
+    return order_action(signed_in_user, lambda s, u, p: orders.dispute(s, u, number, body.reason))
 
 
 @orders_bp.post("/orders/<number>/rating")
@@ -154,8 +147,7 @@ def rate(number: str):  # type: ignore[no-untyped-def]
     body = _body(RatingBody)
     with platform().transaction() as session:
         rating = ratings.rate(session, signed_in_user(session), number, body.stars, body.comment)
-        out = RatingOut(order_number=number, stars=rating.stars, comment=rating.comment, lab_reply=rating.lab_reply,
-                        created_at=rating.created_at)
+        out = rating_out(number, rating)
     return jsonify(out.model_dump(mode="json")), 201
 
 
@@ -164,13 +156,10 @@ def rate(number: str):  # type: ignore[no-untyped-def]
             errors=(401, 404), signed_in=True)
 def report_link(number: str):  # type: ignore[no-untyped-def]
     p = platform()
-    with p.transaction() as session:
+    with p.transaction(write=False) as session:
         user = signed_in_user(session)
         _, report = reports.report_of(session, user, number)
-        token = reports.download_token(p.settings, report, user)
-        out = ReportOut(filename=report.filename, size_bytes=report.size_bytes, sha256=report.sha256,
-                        uploaded_at=report.uploaded_at, download_url=f"/api/v1/reports/download?token={token}",
-                        expires_in=p.settings.orders.report_link_seconds)
+        out = report_out(report, user)
     return jsonify(out.model_dump(mode="json"))
 
 
@@ -180,7 +169,7 @@ def report_link(number: str):  # type: ignore[no-untyped-def]
 def download_report():  # type: ignore[no-untyped-def]
     """The link itself is the credential (it names the report and expires), so a browser can open it."""
     p = platform()
-    with p.transaction() as session:
+    with p.transaction(write=False) as session:
         report = reports.report_for_token(session, p.settings, request.args.get("token", ""))
         data = LocalReportStorage(p.settings.reports_dir).get(report.storage_key)
         name = report.filename

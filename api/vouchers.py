@@ -43,7 +43,7 @@ def apply():  # type: ignore[no-untyped-def]
 @documented("/vouchers", "get", "My company's vouchers (admins: every application)", VoucherList,
             errors=(401,), signed_in=True)
 def list_vouchers():  # type: ignore[no-untyped-def]
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         user = signed_in_user(session)
         query = select(VoucherApplication).order_by(VoucherApplication.id.desc())
         if user.role != Role.platform_admin:
@@ -74,7 +74,7 @@ def statement():  # type: ignore[no-untyped-def]
     query = parse_query(StatementQuery, request.args)
     if query.end < query.start:
         raise InvalidInput("'to' must not be before 'from'.", code="invalid_period")
-    with platform().transaction() as session:
+    with platform().transaction(write=False) as session:
         lines = vouchers.redemption_statement(session, signed_in_user(session), query.start, query.end)
     if query.format == "csv":
         return Response(vouchers.statement_csv(lines, query.start, query.end), content_type="text/csv; charset=utf-8",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 DEFAULT_SEARCH_MODEL = "use-multilingual"
+DEFAULT_JOB_RETRY_INTERVALS = (10, 60, 300)
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     wechatpay_api_base: str = "https://api.mch.weixin.qq.com/"
     # seconds before each retry of a failed job (WeChat down, a lock timeout)
-    job_retry_intervals: tuple[int, ...] = (10, 60, 300)
+    job_retry_intervals: tuple[int, ...] = DEFAULT_JOB_RETRY_INTERVALS
     iot: "IotRules" = field(default_factory=lambda: IotRules())
 
     @property
@@ -156,7 +157,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         wechatpay={k: env[k] for k in _WECHATPAY_KEYS if env.get(k)},
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-        job_retry_intervals=tuple(int(x) for x in (env.get("JOB_RETRY_INTERVALS") or "10,60,300").split(",")),
+        job_retry_intervals=(tuple(int(x) for x in env["JOB_RETRY_INTERVALS"].split(","))
+                             if env.get("JOB_RETRY_INTERVALS") else DEFAULT_JOB_RETRY_INTERVALS),
         wechatpay_api_base=(env.get("WECHATPAY_API_BASE_URL") or "https://api.mch.weixin.qq.com/").rstrip("/") + "/",
         iot=IotRules(
             topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",

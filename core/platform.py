@@ -41,11 +41,12 @@ class Platform:
             return self._redis
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, write: bool = True) -> Iterator[Session]:
         """One unit of work whose deferred jobs are enqueued after it commits.
-        If Redis refuses, the rows are safe and the periodic sweep finds the work."""
+        If Redis refuses, the rows are safe and the periodic sweep finds the work.
+        Reads pass write=False: on SQLite they then do not queue for the write lock."""
         with unit_of_work(self.session_factory) as session:
-            if self.settings.is_sqlite:
+            if write and self.settings.is_sqlite:
                 session.connection(execution_options={"sqlite_immediate": True})
             yield session
             jobs = take_deferred(session)

@@ -14,6 +14,8 @@ import redis
 from rq import Queue, Retry
 from sqlalchemy.orm import Session
 
+from core.config import DEFAULT_JOB_RETRY_INTERVALS
+
 DEFAULT_QUEUE = "default"
 INDEX_SYNC_JOB = "workers.jobs.sync_search_index"
 SEND_WECHAT_TEXT_JOB = "workers.jobs.send_wechat_text"
@@ -24,8 +26,6 @@ REMIND_CONFIRM_JOB = "workers.jobs.remind_before_auto_confirm"
 CLOSE_CAMPAIGN_JOB = "workers.jobs.close_group_buy"
 SWEEP_JOB = "workers.jobs.sweep_due_work"
 
-# transient failures (WeChat unreachable, a lock timeout) get three more tries
-DEFAULT_RETRY_INTERVALS = (10, 60, 300)
 
 
 @dataclass
@@ -46,7 +46,7 @@ def take_deferred(session: Session) -> list[DeferredJob]:
 
 
 def enqueue(conn: redis.Redis, job: str, *args: Any, queue: str = DEFAULT_QUEUE, at: datetime | None = None,
-            retry_intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS, **kwargs: Any) -> str:
+            retry_intervals: tuple[int, ...] = DEFAULT_JOB_RETRY_INTERVALS, **kwargs: Any) -> str:
     q = Queue(queue, connection=conn)
     retry = Retry(max=len(retry_intervals), interval=list(retry_intervals)) if retry_intervals else None
     if at is not None:

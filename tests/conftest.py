@@ -30,16 +30,6 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _clean_shared_redis() -> None:
-    """With REDIS_URL (CI) the tests own that database: start each run from empty,
-    so keys an earlier run left (retry markers, dialogue state) cannot leak in."""
-    if os.environ.get("REDIS_URL"):
-        import redis
-
-        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-
-
 def build_app(data_dir: Path, **env: str) -> Flask:
     environ = {"DATA_DIR": str(data_dir)}
     if os.environ.get("TEST_DATABASE_URL"):

@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import NotFound
 from core.models import Notification, Order, Role, User
 from core.models._types import utcnow
 from core.queue import SEND_NOTIFICATION_JOB, defer
-from core.errors import NotFound
 
 
 def notify(session: Session, user_id: int, kind: str, title: str, body: str, order_id: int | None = None) -> Notification:
