@@ -18,8 +18,8 @@ from core.config import Settings, load_settings
 from core.order_cli import orders_cli
 from core.db import unit_of_work
 from core.platform import Platform
-from core.services.ratings import rating_signals
-from core.services.synonyms import all_synonyms
+from core.services.orders.ratings import rating_signals
+from core.services.catalog.synonyms import all_synonyms
 from iot.cli import iot_cli
 from search_index.builder import sync_changes
 from search_index.cli import search_cli

@@ -9,9 +9,9 @@ from api.order_schemas import LedgerCheckOut, OrderOut, ResolveBody
 from api.order_views import cny, order_out, platform
 from api.validation import parse_json_body
 from core.models import Role
-from core.services import orders
-from core.services.authz import require_role
-from core.services.ledger import balances, ledger_problems
+from core.services.orders import lifecycle as orders
+from core.services.people.authz import require_role
+from core.services.orders.ledger import balances, ledger_problems
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 

@@ -15,11 +15,11 @@ from api.validation import parse_json_body
 from core.db import unit_of_work
 from core.errors import NotFound, Unauthorized
 from core.models import User
-from core.services.auth import demo_user, issue_token, user_for_openid, user_for_token
-from core.services.company import update_company
-from core.services.rate_limit import enforce
-from core.services.search_log import search_history
-from core.services.users import user_for_password
+from core.services.people.auth import demo_user, issue_token, user_for_openid, user_for_token
+from core.services.people.company import update_company
+from core.services.people.rate_limit import enforce
+from core.services.catalog.search_log import search_history
+from core.services.people.users import user_for_password
 from core.wechat_client import code_to_session
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1")

@@ -12,9 +12,9 @@ from api.schemas import (
 from api.validation import parse_query
 from core.db import unit_of_work
 from core.models import Institution, Service
-from core.services.catalog_queries import category_counts, institution_detail, instrument_detail, service_detail
-from core.services.instrument_status import live_statuses
-from core.services.ratings import service_ratings
+from core.services.catalog.queries import category_counts, institution_detail, instrument_detail, service_detail
+from core.services.usage.status import live_statuses
+from core.services.orders.ratings import service_ratings
 
 catalog_bp = Blueprint("catalog", __name__, url_prefix="/api/v1")
 

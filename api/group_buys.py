@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from api.openapi import documented
 from api.order_schemas import CampaignList, CampaignOut
 from api.order_views import campaign_out, platform
-from core.services import group_buy
+from core.services.orders import group_buy
 
 group_buys_bp = Blueprint("group_buys", __name__, url_prefix="/api/v1")
 

@@ -9,7 +9,7 @@ from api.openapi import documented
 from api.order_schemas import NotificationList, NotificationOut
 from api.order_views import platform
 from core.models import Notification, Order
-from core.services.notifications import inbox, mark_read
+from core.services.people.notifications import inbox, mark_read
 
 inbox_bp = Blueprint("inbox", __name__, url_prefix="/api/v1")
 

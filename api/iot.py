@@ -11,7 +11,7 @@ from api.auth import signed_in_user
 from api.openapi import documented
 from api.validation import parse_query
 from core.db import unit_of_work
-from core.services.instrument_usage import MonthUsage, month_usage
+from core.services.usage.hours import MonthUsage, month_usage
 
 iot_bp = Blueprint("iot", __name__, url_prefix="/api/v1")
 

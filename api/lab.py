@@ -20,8 +20,9 @@ from api.validation import parse_json_body, parse_query
 from core.errors import InvalidInput, NotFound
 from core.models import Instrument, Role, User
 from core.report_storage import LocalReportStorage
-from core.services import group_buy, orders, ratings, reports, slots
-from core.services.authz import require_role
+from core.services.orders import group_buy, ratings, reports, slots
+from core.services.orders import lifecycle as orders
+from core.services.people.authz import require_role
 
 lab_bp = Blueprint("lab", __name__, url_prefix="/api/v1/lab")
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from api.order_schemas import CampaignOut, OrderDetail, OrderEventOut, OrderOut, RatingOut, ReportOut
 from core.models import Order, Rating, Report, User
 from core.platform import Platform
-from core.services import reports
-from core.services.group_buy import Progress
+from core.services.orders import reports
+from core.services.orders.group_buy import Progress
 
 
 def platform() -> Platform:

@@ -19,7 +19,8 @@ from core.models import DeliveryMode, Payment, Report
 from core.payment_providers import get_provider
 from core.payment_providers.sandbox import SandboxProvider
 from core.report_storage import LocalReportStorage
-from core.services import orders, payments, ratings, reports
+from core.services.orders import payments, ratings, reports
+from core.services.orders import lifecycle as orders
 
 orders_bp = Blueprint("orders", __name__, url_prefix="/api/v1")
 

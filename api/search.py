@@ -11,9 +11,9 @@ from api.auth import optional_signed_in_user_id
 from api.schemas import HotSearch, HotSearches, SearchResponse
 from api.validation import parse_query
 from core.errors import InvalidInput
-from core.services.rate_limit import enforce
-from core.services.search_log import hot_searches, record_search
-from core.services.instrument_status import live_statuses
+from core.services.people.rate_limit import enforce
+from core.services.catalog.search_log import hot_searches, record_search
+from core.services.usage.status import live_statuses
 from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters, SearchHit
 
 search_bp = Blueprint("search", __name__, url_prefix="/api/v1")

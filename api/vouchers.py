@@ -13,7 +13,7 @@ from api.order_views import cny, platform
 from api.validation import parse_json_body, parse_query
 from core.errors import InvalidInput
 from core.models import Role, VoucherApplication
-from core.services import vouchers
+from core.services.orders import vouchers
 
 vouchers_bp = Blueprint("vouchers", __name__, url_prefix="/api/v1")
 

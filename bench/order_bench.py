@@ -76,7 +76,7 @@ from app import create_app  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.models import Order, OrderStatus  # noqa: E402
 from core.platform import Platform  # noqa: E402
-from core.services.ledger import balances, ledger_problems  # noqa: E402
+from core.services.orders.ledger import balances, ledger_problems  # noqa: E402
 
 MINI_CATALOG = ROOT / "tests" / "data" / "mini_catalog.jsonl"
 OUT_FILE = ROOT / "bench" / "out" / "order_bench.json"

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import unit_of_work
 from core.errors import AppError
 from core.models import Institution, Instrument, Service
-from core.services.instrument_status import live_statuses
-from core.services.unmet_demand import record_unmet_demand
+from core.services.usage.status import live_statuses
+from core.services.catalog.unmet_demand import record_unmet_demand
 from search_index.documents import IndexDoc, searchable_docs
 from search_index.engine import SearchEngine, SearchFilters
 from search_index.text import normalise, words

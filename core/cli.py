@@ -13,11 +13,11 @@ from core.db import unit_of_work
 from core.errors import AppError
 from core.models import OnboardingStatus, Role
 from core.platform import Platform
-from core.services.authz import command_line_actor
-from core.services.catalog_admin import set_institution_status, set_service_active
-from core.services.catalog_export import export_catalog
-from core.services.catalog_import import import_catalog
-from core.services.users import create_admin, create_staff
+from core.services.people.authz import command_line_actor
+from core.services.catalog.admin import set_institution_status, set_service_active
+from core.services.catalog.exporter import export_catalog
+from core.services.catalog.importer import import_catalog
+from core.services.people.users import create_admin, create_staff
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 users_cli = AppGroup("users", help="User accounts.")

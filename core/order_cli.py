@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.queue import SWEEP_JOB, enqueue
-from core.services.ledger import balances, ledger_problems
+from core.services.orders.ledger import balances, ledger_problems
 
 orders_cli = AppGroup("orders", help="Orders, escrow and the ledger.")
 

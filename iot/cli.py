@@ -22,9 +22,9 @@ from core.errors import AppError
 from core.models import Instrument
 from core.models._types import utcnow
 from core.platform import Platform
-from core.services.authz import command_line_actor
-from core.services.instrument_states import levels_of, set_thresholds
-from core.services.instrument_usage import month_usage, reconcile_orders
+from core.services.people.authz import command_line_actor
+from core.services.usage.states import levels_of, set_thresholds
+from core.services.usage.hours import month_usage, reconcile_orders
 from iot.broker import EmbeddedBroker, broker_address
 from iot.ingest import Ingestion, rules_from_settings, thresholds_of
 from iot.levels import DEFAULT_THRESHOLDS

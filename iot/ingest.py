@@ -33,12 +33,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import unit_of_work
 from core.models import InstrumentLevels
 from core.platform import Platform
-from core.services.instrument_states import (
+from core.services.usage.states import (
     PUBLIC_STATUS, LearnedLevels, StateChange, all_levels, instrument_ids, open_intervals, overrides_since,
     record_state_changes, save_learned_levels,
 )
-from core.services.instrument_status import STATUS_KEY
-from core.services.instrument_usage import reconcile_orders
+from core.services.usage.status import STATUS_KEY
+from core.services.usage.hours import reconcile_orders
 from iot.broker import BrokerAddress, broker_address
 from iot.levels import DEFAULT_THRESHOLDS, Thresholds
 from iot.payloads import GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, parse_telemetry

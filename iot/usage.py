@@ -1,12 +1,12 @@
 """Machine-hours reports for the terminal (the numbers come from
-core.services.instrument_usage, shared with the API)."""
+core.services.usage.hours, shared with the API)."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from core.services.instrument_usage import MonthUsage
+from core.services.usage.hours import MonthUsage
 
 COLUMNS = ("on", "standby", "off", "offline", "unknown")
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Service
-from core.services.index_outbox import clear_changes, pending_changes
+from core.services.catalog.index_outbox import clear_changes, pending_changes
 from search_index.documents import IndexDoc, searchable_docs
 from search_index.encoders import Encoder, load_encoder
 from search_index.segment import IndexCorrupt, Segment, term_counts

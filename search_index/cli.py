@@ -11,8 +11,8 @@ from flask.cli import AppGroup
 
 from core.db import unit_of_work
 from core.errors import AppError
-from core.services.authz import command_line_actor
-from core.services.synonyms import all_synonyms, load_synonyms, put_synonym, remove_synonym
+from core.services.people.authz import command_line_actor
+from core.services.catalog.synonyms import all_synonyms, load_synonyms, put_synonym, remove_synonym
 from search_index.builder import build_full, sync_changes
 from search_index.engine import SearchEngine, SearchFilters
 from search_index.evaluation import evaluate, read_queries

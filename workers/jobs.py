@@ -14,8 +14,9 @@ from core.models import GroupBuyCampaign, Notification, Order, OrderStatus, User
 from core.models._types import utcnow
 from core.payment_providers import get_provider
 from core.queue import AUTO_CONFIRM_JOB, CLOSE_CAMPAIGN_JOB, EXPIRE_ORDER_JOB, SEND_NOTIFICATION_JOB, defer
-from core.services import group_buy, orders, payments
-from core.services.notifications import notify
+from core.services.orders import group_buy, payments
+from core.services.orders import lifecycle as orders
+from core.services.people.notifications import notify
 from search_index.builder import sync_changes
 from workers.runtime import current
 

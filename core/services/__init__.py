@@ -1,1 +1,3 @@
-"""Domain services: plain functions over an explicit session; they flush, never commit."""
+"""Domain services, grouped by area. An area may use a lower one, never the reverse:
+everything may use `people`; `orders` uses `catalog`; `usage` uses `orders`; `data`
+(reports and indicators) uses `usage` and `orders`."""

@@ -1,7 +1,7 @@
 import pytest
 from flask import Flask
 
-from core.services.instrument_status import STATUS_KEY
+from core.services.usage.status import STATUS_KEY
 
 
 def _get(app: Flask, **params: object):  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from core.db import unit_of_work
 from core.errors import Forbidden
 from core.models import Role, User
-from core.services.synonyms import all_synonyms, put_synonym
+from core.services.catalog.synonyms import all_synonyms, put_synonym
 from tests.conftest import cli
 
 

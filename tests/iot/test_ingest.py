@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from core.models import Instrument, InstrumentStateInterval
-from core.services.instrument_states import as_utc
-from core.services.instrument_status import live_statuses
+from core.services.usage.states import as_utc
+from core.services.usage.status import live_statuses
 from iot.broker import EmbeddedBroker
 from iot.ingest import Ingestion
 from iot.payloads import Reading, Topics, gateway_payload, telemetry_payload

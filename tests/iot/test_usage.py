@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from core.db import unit_of_work
 from core.models import DeliveryMode, Instrument, Order, OrderStatus, OrderUsage, Role, Service, User
-from core.services.auth import issue_token
-from core.services.instrument_states import StateChange, record_state_changes
-from core.services.users import create_admin, create_staff
+from core.services.people.auth import issue_token
+from core.services.usage.states import StateChange, record_state_changes
+from core.services.people.users import create_admin, create_staff
 from tests.conftest import MINI_CATALOG, cli
 
 HPLC = "T-CQ-FOOD-0001"

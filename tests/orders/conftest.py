@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.services.ledger import ledger_problems
+from core.services.orders.ledger import ledger_problems
 from tests.conftest import MINI_CATALOG, cli
 
 CREDIT_CODE = "91500000MA5U7G2X39"  # a valid unified social credit code

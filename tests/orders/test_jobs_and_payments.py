@@ -11,7 +11,7 @@ from flask import Flask
 from rq.registry import FailedJobRegistry
 
 from core.queue import DEFAULT_QUEUE
-from core.services.users import create_admin, create_staff
+from core.services.people.users import create_admin, create_staff
 from tests.conftest import MINI_CATALOG, cli
 from tests.fake_wechat import UNREACHABLE_OPENID, FakeWeChat
 from tests.fake_wechatpay import API_KEY, APP_ID, MCH_ID, FakeWeChatPay, badly_signed_payment_notification, \

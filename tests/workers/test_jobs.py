@@ -5,8 +5,8 @@ from rq.registry import FailedJobRegistry
 
 from core.db import unit_of_work
 from core.queue import DEFAULT_QUEUE, enqueue_index_sync
-from core.services.authz import command_line_actor
-from core.services.catalog_admin import set_service_active
+from core.services.people.authz import command_line_actor
+from core.services.catalog.admin import set_service_active
 from tests.conftest import cli
 
 

@@ -12,7 +12,7 @@ from core.config import Settings
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import Order, Report, User
 from core.report_storage import ReportStorage
-from core.services import orders
+from core.services.orders import lifecycle as orders
 
 _SALT = "report-download"
 

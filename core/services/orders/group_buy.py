@@ -12,9 +12,10 @@ from core.errors import InvalidInput, NotFound
 from core.models import GroupBuyCampaign, Instrument, Order, OrderStatus, Role, Service, User
 from core.models._types import utcnow
 from core.queue import CLOSE_CAMPAIGN_JOB, defer
-from core.services import escrow, orders, slots
-from core.services.authz import require_role
-from core.services.notifications import notify
+from core.services.orders import escrow, slots
+from core.services.orders import lifecycle as orders
+from core.services.people.authz import require_role
+from core.services.people.notifications import notify
 
 
 def open_campaign(session: Session, actor: User, service_code: str, *, min_samples: int, max_samples: int,

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from core.config import VoucherRules
 from core.models import LedgerPosting, LedgerTransaction, Order, Payment
 from core.queue import defer
-from core.services import vouchers
-from core.services.ledger import escrow, lab, payer, post
+from core.services.orders import vouchers
+from core.services.orders.ledger import escrow, lab, payer, post
 
 REFUND_JOB = "workers.jobs.refund_payment"
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from core.models import OrderStatus, Rating, Role, Service, User
 from core.models._types import utcnow
-from core.services import orders
-from core.services.authz import require_role
+from core.services.orders import lifecycle as orders
+from core.services.people.authz import require_role
 
 
 def rate(session: Session, actor: User, number: str, stars: int, comment: str | None) -> Rating:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.models import Role, Synonym, User
-from core.services.authz import require_role
+from core.services.people.authz import require_role
 
 MAX_TERM = 64
 

@@ -14,7 +14,8 @@ from core.models import Order, OrderStatus, Payment, User
 from core.models._types import utcnow
 from core.payment_providers import PaymentProvider
 from core.payment_providers.base import PayRequest
-from core.services import escrow, orders, slots, vouchers
+from core.services.orders import escrow, slots, vouchers
+from core.services.orders import lifecycle as orders
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from core.models import Institution, OnboardingStatus, Role, Service, User
-from core.services.authz import require_role
-from core.services.index_outbox import mark_stale, services_of_institution
+from core.services.people.authz import require_role
+from core.services.catalog.index_outbox import mark_stale, services_of_institution
 
 
 def set_service_active(session: Session, actor: User, service_code: str, active: bool) -> Service:

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound
 from core.models import Instrument, InstrumentStateInterval, Order, OrderStatus, OrderUsage, Role, User
 from core.models._types import utcnow
-from core.services.authz import require_role
-from core.services.instrument_states import as_utc
+from core.services.people.authz import require_role
+from core.services.usage.states import as_utc
 
 # the slot counts as booked from payment on
 BOOKED = frozenset({

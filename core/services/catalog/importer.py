@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.models import Institution, Instrument, OnboardingStatus, Service
-from core.services.index_outbox import mark_stale, services_of_institution
-from core.services.catalog_schema import CatalogLine, describe_validation_error
+from core.services.catalog.index_outbox import mark_stale, services_of_institution
+from core.services.catalog.schema import CatalogLine, describe_validation_error
 
 M = TypeVar("M", Institution, Instrument, Service)
 

@@ -17,9 +17,9 @@ from core.config import VoucherRules
 from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from core.models import Institution, Order, Role, User, VoucherApplication, VoucherRedemption, VoucherStatus
 from core.models._types import utcnow
-from core.services.authz import require_role
-from core.services.company import valid_credit_code
-from core.services.ledger import VOUCHER_FUND, escrow, post
+from core.services.people.authz import require_role
+from core.services.people.company import valid_credit_code
+from core.services.orders.ledger import VOUCHER_FUND, escrow, post
 
 
 def _cny(cents: int) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 from core.models import Role, User
-from core.services.authz import require_role
+from core.services.people.authz import require_role
 
 # GB 32100-2015: 18 characters from this alphabet, the last a checksum
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

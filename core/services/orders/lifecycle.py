@@ -17,10 +17,10 @@ from core.models import (
 )
 from core.models._types import utcnow
 from core.queue import AUTO_CONFIRM_JOB, EXPIRE_ORDER_JOB, REMIND_CONFIRM_JOB, defer
-from core.services import escrow, slots, vouchers
-from core.services.authz import require_role
-from core.services.notifications import notify, notify_lab
-from core.services.order_rules import FREES_SLOT, LAB, MOVES
+from core.services.orders import escrow, slots, vouchers
+from core.services.people.authz import require_role
+from core.services.people.notifications import notify, notify_lab
+from core.services.orders.order_rules import FREES_SLOT, LAB, MOVES
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound
 from core.models import Instrument, InstrumentLevels, InstrumentStateInterval, Role, User
 from core.models._types import utcnow
-from core.services.authz import require_role
+from core.services.people.authz import require_role
 
 # the live status kept in Redis (instrument_status.py) for each sensor state
 PUBLIC_STATUS = {"on": "in_use", "standby": "idle", "off": "off", "offline": "offline"}

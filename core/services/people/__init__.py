@@ -1,0 +1,1 @@
+"""Users, companies, sign-in, roles and notifications."""

@@ -1,0 +1,1 @@
+"""Instrument states from the current sensors and the machine-hours built on them."""
