@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from api import blueprints as api_blueprints
-from api import register_error_handlers
+from api import register_error_handlers, register_idempotency
 from api.middleware import Utf8QueryString
 from bot import blueprints as bot_blueprints
 from bot.cli import bot_cli
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for bp in api_blueprints() + bot_blueprints():
         app.register_blueprint(bp)
     register_error_handlers(app)
+    register_idempotency(app)
     app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
 
     for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli, iot_cli):

@@ -16,7 +16,7 @@ from core.db import unit_of_work
 from core.errors import NotFound, Unauthorized
 from core.models import User
 from core.services.people.auth import demo_user, issue_token, user_for_openid, user_for_token
-from core.services.people.company import update_company
+from core.services.people.companies import claim_company
 from core.services.people.rate_limit import enforce
 from core.services.catalog.search_log import search_history
 from core.services.people.users import user_for_password
@@ -153,13 +153,14 @@ def me():  # type: ignore[no-untyped-def]
 
 
 @auth_bp.put("/me/company")
-@documented("/me/company", "put", "Set the signed-in enterprise user's company", Profile, errors=(400, 401, 403),
-            body=CompanyBody, signed_in=True)
+@documented("/me/company", "put", "Set my company's invoice details (cash orders); the code of a company already "
+            "on the platform files a join request, which gives no voucher access until its admin approves",
+            Profile, errors=(400, 401, 403, 409), body=CompanyBody, signed_in=True)
 def put_company():  # type: ignore[no-untyped-def]
     body = _body(CompanyBody)
     with unit_of_work(current_app.extensions["platform"].session_factory) as session:
-        user = update_company(session, signed_in_user(session), body.company_name, body.credit_code,
-                              body.contact_name, body.contact_phone)
+        user = claim_company(session, signed_in_user(session), body.company_name, body.credit_code,
+                             body.contact_name, body.contact_phone)
         return jsonify(_profile(user).model_dump())
 
 

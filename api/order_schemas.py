@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.validation import Count, MoneyCNY, Moment, RecordId, Stars
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -13,17 +15,17 @@ class Strict(BaseModel):
 
 class CreateOrderBody(Strict):
     service_code: str = Field(min_length=1, max_length=64)
-    samples: int = Field(description="number of samples, at least 1")
+    samples: Count = Field(description="number of samples, at least 1")
     sample_description: str = Field(max_length=2000)
     mode: Literal["visit", "mail"] = "mail"
-    slot_start: datetime | None = Field(default=None, description="visit: ISO 8601 with a time zone")
+    slot_start: Moment | None = Field(default=None, description="visit: ISO 8601 with a time zone")
     delivery_date: date | None = Field(default=None, description="mail: when the samples arrive")
     contact_name: str | None = Field(default=None, max_length=100)
     contact_phone: str | None = Field(default=None, max_length=32)
-    voucher_id: int | None = None
-    voucher_cny: float | None = Field(default=None, description="voucher part wanted; default: the most allowed")
-    expected_total_cny: float | None = Field(default=None, description="the price the client showed; checked")
-    campaign_id: int | None = Field(default=None, description="join this group-buy")
+    voucher_id: RecordId | None = None
+    voucher_cny: MoneyCNY | None = Field(default=None, description="voucher part wanted; default: the most allowed")
+    expected_total_cny: MoneyCNY | None = Field(default=None, description="the price the client showed; checked")
+    campaign_id: RecordId | None = Field(default=None, description="join this group-buy")
 
 
 class ReasonBody(Strict):
@@ -31,7 +33,7 @@ class ReasonBody(Strict):
 
 
 class RatingBody(Strict):
-    stars: int
+    stars: Stars
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -41,7 +43,7 @@ class ReplyBody(Strict):
 
 class ResolveBody(Strict):
     outcome: Literal["release", "partial", "refund"]
-    refund_cny: float | None = None
+    refund_cny: MoneyCNY | None = None
     reason: str = Field(default="", max_length=1000)
 
 
@@ -137,8 +139,8 @@ class OpeningHoursBody(Strict):
 
 
 class BlackoutBody(Strict):
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     reason: str | None = Field(default=None, max_length=200)
 
 
@@ -147,13 +149,13 @@ class OkOut(BaseModel):
 
 
 class VoucherApplyBody(Strict):
-    requested_cny: float
+    requested_cny: MoneyCNY
     purpose: str = Field(max_length=2000)
 
 
 class VoucherDecisionBody(Strict):
     approve: bool
-    amount_cny: float | None = None
+    amount_cny: MoneyCNY | None = None
     valid_until: date | None = None
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -200,10 +202,10 @@ class StatementOut(BaseModel):
 
 class CampaignBody(Strict):
     service_code: str
-    min_samples: int
-    max_samples: int
-    group_price_cny: float
-    deadline: datetime
+    min_samples: Count
+    max_samples: Count
+    group_price_cny: MoneyCNY
+    deadline: Moment
     run_date: date
 
 

@@ -94,7 +94,7 @@ def sandbox_complete(out_trade_no: str):  # type: ignore[no-untyped-def]
         if payment is None or orders.load_order_by_id(session, payment.order_id).user_id != user.id:
             raise NotFound(f"No payment {out_trade_no}.", code="payment_not_found")
         body = provider.signed_notification(out_trade_no, payment.amount_cents)
-        result = payments.handle_notification(session, provider, body, p.settings)
+        result = payments.handle_notification(session, provider, body, {}, p.settings)
         out = NotifyResult(result=result, order=order_out(orders.load_order_by_id(session, payment.order_id)))
     return jsonify(out.model_dump(mode="json"))
 
@@ -109,13 +109,13 @@ def payment_notify(provider_name: str):  # type: ignore[no-untyped-def]
     provider = get_provider(p.settings)
     try:
         with p.transaction() as session:
-            payments.handle_notification(session, provider, request.get_data(), p.settings)
+            payments.handle_notification(session, provider, request.get_data(), request.headers, p.settings)
     except AppError as exc:
-        # answered in the provider's own format: WeChat Pay reads only its XML, and retries on FAIL
-        body, content_type = provider.acknowledgement(False, exc.message)
+        # answered in the provider's own format: WeChat Pay reads only its own, and retries on a failure
+        body, content_type, _ = provider.acknowledgement(False, exc.message)
         return Response(body, status=exc.status, content_type=content_type)
-    body, content_type = provider.acknowledgement(True)
-    return Response(body, content_type=content_type)
+    body, content_type, status = provider.acknowledgement(True)
+    return Response(body, status=status, content_type=content_type)
 
 
 @orders_bp.post("/orders/<number>/cancel")

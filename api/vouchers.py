@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
 from api.auth import signed_in_user
 from api.openapi import documented
@@ -12,7 +11,7 @@ from api.order_schemas import (
 from api.order_views import cny, platform
 from api.validation import parse_json_body, parse_query
 from core.errors import InvalidInput
-from core.models import Role, VoucherApplication
+from core.models import VoucherApplication
 from core.services.orders import vouchers
 
 vouchers_bp = Blueprint("vouchers", __name__, url_prefix="/api/v1")
@@ -27,7 +26,7 @@ def voucher_out(v: VoucherApplication) -> VoucherOut:
 
 
 @vouchers_bp.post("/vouchers")
-@documented("/vouchers", "post", "Apply for innovation vouchers for my company", VoucherOut,
+@documented("/vouchers", "post", "Apply for innovation vouchers for my verified company", VoucherOut,
             errors=(400, 401, 403, 422), body=VoucherApplyBody, signed_in=True)
 def apply():  # type: ignore[no-untyped-def]
     body = parse_json_body(VoucherApplyBody, request.get_json(silent=True))
@@ -40,15 +39,11 @@ def apply():  # type: ignore[no-untyped-def]
 
 
 @vouchers_bp.get("/vouchers")
-@documented("/vouchers", "get", "My company's vouchers (admins: every application)", VoucherList,
-            errors=(401,), signed_in=True)
+@documented("/vouchers", "get", "My verified company's vouchers, if I am an active member (admins: every application)",
+            VoucherList, errors=(401,), signed_in=True)
 def list_vouchers():  # type: ignore[no-untyped-def]
     with platform().transaction(write=False) as session:
-        user = signed_in_user(session)
-        query = select(VoucherApplication).order_by(VoucherApplication.id.desc())
-        if user.role != Role.platform_admin:
-            query = query.where(VoucherApplication.company_credit_code == (user.company_credit_code or "-"))
-        out = VoucherList(items=[voucher_out(v) for v in session.scalars(query)])
+        out = VoucherList(items=[voucher_out(v) for v in vouchers.vouchers_for(session, signed_in_user(session))])
     return jsonify(out.model_dump(mode="json"))
 
 
@@ -73,7 +68,7 @@ def decide(application_id: int):  # type: ignore[no-untyped-def]
 def statement():  # type: ignore[no-untyped-def]
     query = parse_query(StatementQuery, request.args)
     if query.end < query.start:
-        raise InvalidInput("'to' must not be before 'from'.", code="invalid_period")
+        raise InvalidInput("结束日期（to）不能早于开始日期（from）。", code="invalid_period")
     with platform().transaction(write=False) as session:
         lines = vouchers.redemption_statement(session, signed_in_user(session), query.start, query.end)
     if query.format == "csv":

@@ -415,13 +415,8 @@ def make_app(data_dir: Path, synonyms: bool) -> Any:
 
 
 def close_app(app: Any) -> None:
-    platform_ = app.extensions["platform"]
-    # Platform.close() disposes the DB engine only; stop the embedded redis-server we started
-    redis_conn = platform_.__dict__.get("_redis")
-    cleanup = getattr(redis_conn, "_cleanup", None)
-    if cleanup is not None:
-        cleanup()
-    platform_.close()
+    # Platform.close() disposes the DB engine and stops the embedded redis-server it started
+    app.extensions["platform"].close()
 
 
 @contextmanager

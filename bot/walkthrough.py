@@ -3,6 +3,7 @@ rated, settled order, through the same HTTP API the mini-program and the lab use
 from __future__ import annotations
 
 import json
+import secrets
 from io import BytesIO
 from datetime import date, timedelta
 from typing import Any
@@ -13,9 +14,8 @@ from flask.cli import with_appcontext
 from flask.testing import FlaskClient
 
 from bot.dialogue import safe_reply
+from core.services.people.company import credit_code_check_character
 
-# a valid unified social credit code for the demo company
-DEMO_CREDIT_CODE = "91500000MA5U7G2X39"
 DEMO_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -34,6 +34,13 @@ class _Api:
         body = {"name": name, "role": role, **({"institution": institution} if institution else {})}
         token = self.call("POST", "/api/v1/auth/demo-login", json=body)["token"]
         return {"Authorization": f"Bearer {token}"}
+
+
+def demo_credit_code() -> str:
+    """A fresh, valid unified social credit code (a Chongqing company): each run verifies its own
+    demo company, so running the walkthrough again on the same database still works."""
+    first17 = "91500000" + "".join(secrets.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+    return first17 + credit_code_check_character(first17)
 
 
 def _step(n: int, text: str) -> None:
@@ -55,12 +62,20 @@ def walkthrough(need: str, samples: int) -> None:
     pick = reply.items[0]
     service = api.call("GET", f"/api/v1/services/{pick.code}")
 
-    _step(2, "The user signs in from the mini-program, registers the company and applies for innovation vouchers")
+    _step(2, "The user signs in from the mini-program, has the company verified (business licence reviewed by a "
+             "platform admin) and applies for innovation vouchers")
     user = api.sign_in("演示企业用户", "enterprise")
-    api.call("PUT", "/api/v1/me/company", user, json={"company_name": "重庆演示食品有限公司", "credit_code": DEMO_CREDIT_CODE,
+    code = demo_credit_code()
+    api.call("PUT", "/api/v1/me/company", user, json={"company_name": "重庆演示食品有限公司", "credit_code": code,
                                                      "contact_name": "张经理", "contact_phone": "13800000000"})
-    voucher = api.call("POST", "/api/v1/vouchers", user, json={"requested_cny": 5000, "purpose": "产品质量检测"})
+    submitted = api.call("POST", "/api/v1/me/company/verification", user, content_type="multipart/form-data", data={
+        "company_name": "重庆演示食品有限公司", "credit_code": code, "legal_rep_name": "张经理", "is_legal_rep": "true",
+        "licence": (BytesIO(DEMO_PDF), "营业执照.pdf")})
     admin = api.sign_in("平台管理员", "platform_admin")
+    company = api.call("POST", f"/api/v1/admin/companies/{submitted['company']['id']}/decision", admin,
+                       json={"approve": True})
+    click.echo(f"Company {company['name']} ({company['credit_code']}) is {company['status']}; its licence was reviewed.")
+    voucher = api.call("POST", "/api/v1/vouchers", user, json={"requested_cny": 5000, "purpose": "产品质量检测"})
     lab = api.sign_in("实验室值班员", "lab_staff", service["institution"]["code"])
     voucher = api.call("POST", f"/api/v1/admin/vouchers/{voucher['id']}/decision", admin, json={"approve": True})
     click.echo(f"Voucher {voucher['id']} approved: {voucher['approved_cny']:.2f} CNY until {voucher['valid_until']}")

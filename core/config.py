@@ -42,11 +42,19 @@ class Settings:
     wechatpay_api_base: str = "https://api.mch.weixin.qq.com/"
     # seconds before each retry of a failed job (WeChat down, a lock timeout)
     job_retry_intervals: tuple[int, ...] = DEFAULT_JOB_RETRY_INTERVALS
+    # how long to wait before asking the provider again about a refund still under way
+    refund_check_seconds: int = 120
     iot: "IotRules" = field(default_factory=lambda: IotRules())
+    # the largest business licence or authorisation letter a company may upload
+    company_document_max_bytes: int = 5 * 1024 * 1024
 
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def company_documents_dir(self) -> Path:
+        return self.data_dir / "company_documents"
 
     @property
     def index_dir(self) -> Path:
@@ -98,7 +106,13 @@ class IotRules:
     qos: int = 1
 
 
-_WECHATPAY_KEYS = ("WECHATPAY_MCH_ID", "WECHATPAY_API_KEY", "WECHATPAY_APP_ID", "WECHATPAY_MCH_CERT", "WECHATPAY_MCH_KEY")
+_WECHATPAY_KEYS = (
+    "WECHATPAY_MCH_ID", "WECHATPAY_API_KEY", "WECHATPAY_APP_ID", "WECHATPAY_MCH_CERT", "WECHATPAY_MCH_KEY",
+    # API v3: the APIv3 key, the merchant certificate's serial number, and how WeChat Pay's
+    # answers are checked: its platform public key (file path) and id, and/or platform certificates
+    "WECHATPAY_APIV3_KEY", "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID",
+    "WECHATPAY_CERT_DIR",
+)
 
 _WECHAT_KEYS = (
     "WECHAT_APP_ID",
@@ -159,7 +173,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_base_url=(env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
         job_retry_intervals=(tuple(int(x) for x in env["JOB_RETRY_INTERVALS"].split(","))
                              if env.get("JOB_RETRY_INTERVALS") else DEFAULT_JOB_RETRY_INTERVALS),
+        refund_check_seconds=int(env.get("REFUND_CHECK_SECONDS") or 120),
         wechatpay_api_base=(env.get("WECHATPAY_API_BASE_URL") or "https://api.mch.weixin.qq.com/").rstrip("/") + "/",
+        company_document_max_bytes=int(float(env.get("COMPANY_DOCUMENT_MAX_MB") or 5) * 1024 * 1024),
         iot=IotRules(
             topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",
             share_group=env.get("IOT_SHARE_GROUP", "ingest"),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
 
 # Stable constraint names so Alembic migrations match on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -49,8 +49,19 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _refresh_locked_reads(state: ORMExecuteState) -> None:
+    """A locked read (SELECT … FOR UPDATE, session.get(with_for_update=…)) always
+    refreshes what the session already holds. Without this SQLAlchemy locks the
+    row but hands back the object it loaded earlier, unlocked and possibly stale:
+    two racers both see a payment still 'pending' and both credit it."""
+    if state.is_select and state.statement._for_update_arg is not None:  # noqa: SLF001
+        state.update_execution_options(populate_existing=True)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "do_orm_execute", _refresh_locked_reads)
+    return factory
 
 
 @contextmanager

@@ -1,12 +1,13 @@
-"""`flask orders …`: the ledger check and the catch-up sweep, for operators."""
+"""`flask orders …`: the ledger check, the job outbox and the catch-up sweep, for operators."""
 from __future__ import annotations
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from core.queue import SWEEP_JOB, enqueue
+from core.queue import SWEEP_JOB, defer
 from core.services.orders.ledger import balances, ledger_problems
+from core.services.orders.outbox_report import outbox_summary, redrive as redrive_due_jobs
 
 orders_cli = AppGroup("orders", help="Orders, escrow and the ledger.")
 
@@ -27,6 +28,21 @@ def ledger() -> None:
 
 @orders_cli.command("sweep")
 def sweep() -> None:
-    """Ask a worker to catch up on due expiries, confirmations, group-buy deadlines and notifications."""
-    job_id = enqueue(current_app.extensions["platform"].redis, SWEEP_JOB)
-    click.echo(f"Sweep enqueued (job {job_id}); a running `flask worker` will do it.")
+    """Ask a worker to catch up on due expiries, confirmations and group-buy deadlines."""
+    with current_app.extensions["platform"].transaction() as session:
+        job = defer(session, SWEEP_JOB)
+    click.echo(f"Sweep queued (job {job.id}); a running `flask worker` will do it.")
+
+
+@orders_cli.command("jobs")
+@click.option("--redrive", is_flag=True, help="Hand every unfinished job out again now (they are idempotent).")
+def jobs(redrive: bool) -> None:
+    """What the job outbox holds: unfinished jobs by name and state, their last errors, and refunds not yet confirmed."""
+    platform = current_app.extensions["platform"]
+    if redrive:
+        with platform.transaction() as session:
+            click.echo(f"{redrive_due_jobs(session)} unfinished job(s) will be handed out by the next relay pass.")
+    with platform.transaction(write=False) as session:
+        summary = outbox_summary(session)
+    for line in summary.lines():
+        click.echo(line)

@@ -22,10 +22,13 @@ class FakeWeChatPay(BaseHTTPRequestHandler):
     calls: list[tuple[str, dict[str, Any]]] = []  # (path, request fields without the sign)
     orders: dict[str, dict[str, Any]] = {}  # out_trade_no -> the unified order's fields + prepay_id
     refunds: dict[str, dict[str, Any]] = {}  # out_refund_no -> the refund WeChat carried out
+    paid: dict[str, str] = {}  # out_trade_no -> transaction_id, once the user paid
+    refund_status: str = "SUCCESS"  # what a refund query answers
 
     @classmethod
     def reset(cls) -> None:
-        cls.api_key, cls.calls, cls.orders, cls.refunds = API_KEY, [], {}, {}
+        cls.api_key, cls.calls, cls.orders, cls.refunds, cls.paid = API_KEY, [], {}, {}, {}
+        cls.refund_status = "SUCCESS"
 
     @classmethod
     def refunded_cents(cls, out_trade_no: str) -> int:
@@ -63,6 +66,10 @@ class FakeWeChatPay(BaseHTTPRequestHandler):
             return self._unified_order(request)
         if path == "/secapi/pay/refund":
             return self._refund(request)
+        if path == "/pay/refundquery":
+            return self._refund_query(request)
+        if path == "/pay/orderquery":
+            return self._order_query(request)
         return self._fail(f"no such API in the stand-in: {path}")
 
     def _unified_order(self, request: dict[str, Any]) -> None:
@@ -85,12 +92,16 @@ class FakeWeChatPay(BaseHTTPRequestHandler):
         if order is None:
             return self._business_error(request, "ORDERNOTEXIST", "订单不存在")
         done = FakeWeChatPay.refunds.get(request["out_refund_no"])
+        if done is not None and (done["refund_fee"] != request["refund_fee"]
+                                 or done["out_trade_no"] != request["out_trade_no"]):
+            # WeChat's rule: one refund number, one refund; another amount under it is refused
+            return self._business_error(request, "INVALID_REQUEST", "订单金额或退款金额与之前请求不一致，请核实后再试")
         if done is None:
             refund_fee = int(request["refund_fee"])
             if request["total_fee"] != order["total_fee"]:
                 return self._business_error(request, "INVALID_REQUEST", "订单金额或退款金额与之前请求不一致")
             if refund_fee <= 0 or self.refunded_cents(order["out_trade_no"]) + refund_fee > int(order["total_fee"]):
-                return self._business_error(request, "INVALID_REQUEST", "退款金额大于支付金额")
+                return self._business_error(request, "NOTENOUGH", "退款金额大于支付金额")
             done = {"out_trade_no": order["out_trade_no"], "out_refund_no": request["out_refund_no"],
                     "refund_fee": str(refund_fee), "refund_id": "50" + secrets.token_hex(12)}
             FakeWeChatPay.refunds[request["out_refund_no"]] = done
@@ -99,6 +110,26 @@ class FakeWeChatPay(BaseHTTPRequestHandler):
                     "mch_id": request["mch_id"], "nonce_str": secrets.token_hex(16), "result_code": "SUCCESS",
                     "transaction_id": "42" + secrets.token_hex(12), "total_fee": order["total_fee"],
                     "cash_fee": order["total_fee"], **done})
+
+    def _refund_query(self, request: dict[str, Any]) -> None:
+        done = FakeWeChatPay.refunds.get(request.get("out_refund_no", ""))
+        if done is None:
+            return self._business_error(request, "REFUNDNOTEXIST", "退款订单查询失败")
+        self._send({"return_code": "SUCCESS", "return_msg": "OK", "appid": request["appid"],
+                    "mch_id": request["mch_id"], "nonce_str": secrets.token_hex(16), "result_code": "SUCCESS",
+                    "out_trade_no": done["out_trade_no"], "refund_count": "1", "out_refund_no_0": done["out_refund_no"],
+                    "refund_id_0": done["refund_id"], "refund_fee_0": done["refund_fee"],
+                    "refund_status_0": FakeWeChatPay.refund_status})
+
+    def _order_query(self, request: dict[str, Any]) -> None:
+        order = FakeWeChatPay.orders.get(request.get("out_trade_no", ""))
+        if order is None:
+            return self._business_error(request, "ORDERNOTEXIST", "此交易订单号不存在")
+        paid = FakeWeChatPay.paid.get(order["out_trade_no"])
+        self._send({"return_code": "SUCCESS", "return_msg": "OK", "appid": request["appid"],
+                    "mch_id": request["mch_id"], "nonce_str": secrets.token_hex(16), "result_code": "SUCCESS",
+                    "out_trade_no": order["out_trade_no"], "trade_state": "SUCCESS" if paid else "NOTPAY",
+                    "transaction_id": paid, "total_fee": order["total_fee"]})
 
     def log_message(self, *args: object) -> None:
         pass

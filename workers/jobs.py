@@ -1,26 +1,27 @@
 """RQ jobs. They take ids, are idempotent (each re-reads the row and does nothing
-if the work is done), and let failures reach the queue, which retries them with
-backoff (core.queue.DEFAULT_RETRY) and keeps the last failure in its registry."""
+if the work is done), and let failures reach the queue: the job outbox runs them
+again with backoff (JOB_RETRY_INTERVALS) and RQ's registry keeps each failure."""
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from rq import get_current_job
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.errors import DependencyUnavailable
-from core.models import GroupBuyCampaign, Notification, Order, OrderStatus, User
+from core.models import GroupBuyCampaign, IdempotencyKey, Notification, Order, OrderStatus, User
 from core.models._types import utcnow
-from core.payment_providers import get_provider
-from core.queue import AUTO_CONFIRM_JOB, CLOSE_CAMPAIGN_JOB, EXPIRE_ORDER_JOB, SEND_NOTIFICATION_JOB, defer
-from core.services.orders import group_buy, payments
+from core.queue import AUTO_CONFIRM_JOB, CLOSE_CAMPAIGN_JOB, EXPIRE_ORDER_JOB, defer
+from core.services.orders import group_buy
 from core.services.orders import lifecycle as orders
 from core.services.people.notifications import notify
 from search_index.builder import sync_changes
+from workers.outbox import current_attempt, purge_done
 from workers.runtime import current
 
 log = logging.getLogger(__name__)
+
+SWEEP_GRACE = timedelta(minutes=5)
 
 
 def sync_search_index() -> str | None:
@@ -39,11 +40,6 @@ def send_wechat_text(openid: str, text: str) -> None:
 
     rt = current()
     official_account_client(rt.platform.settings, rt.platform.redis).message.send_text(openid, text)
-
-
-def _retries_left() -> int:
-    job = get_current_job()
-    return int(job.retries_left or 0) if job is not None else 0
 
 
 def send_notification(notification_id: int) -> str:
@@ -67,7 +63,9 @@ def send_notification(notification_id: int) -> str:
         send_subscribe_message(platform.settings, platform.redis, openid, title, body)
         outcome, error = "sent", None
     except DependencyUnavailable as exc:
-        outcome, error = ("pending" if _retries_left() else "failed"), exc.message
+        # the first try and one per configured retry interval, then it stays in the inbox as failed
+        last_try = current_attempt() > len(platform.settings.job_retry_intervals)
+        outcome, error = ("failed" if last_try else "pending"), exc.message
     with platform.transaction() as session:
         note = session.get(Notification, notification_id, with_for_update=True)
         assert note is not None
@@ -112,36 +110,27 @@ def close_group_buy(campaign_id: int) -> str | None:
         return group_buy.close_campaign(session, campaign_id, platform.settings)
 
 
-def refund_payment(order_id: int) -> int:
-    """Send back the cash the ledger says is owed; WeChat Pay treats a repeated refund number as one refund."""
-    platform = current().platform
-    with platform.transaction() as session:
-        order, payment, owed = payments.payment_for_refund(session, order_id)
-        if payment is None or owed == 0:
-            return 0
-        provider = get_provider(platform.settings, payment.provider)
-        provider.refund(payment.out_trade_no, payment.amount_cents, payment.refunded_cents + owed, f"R{order.number}")
-        payment.refunded_cents += owed
-    return owed
-
-
 def sweep_due_work() -> dict[str, int]:
-    """Catch up on anything a scheduled job missed (Redis restarted, a deploy): run by the scheduler every minute."""
+    """A safety net once a minute: orders whose deadline passed without their job having run
+    (rows from before the outbox, a clock jump), and the housekeeping of old rows."""
     platform = current().platform
     now = utcnow()
+    late = now - SWEEP_GRACE  # a deadline's own job runs first; the sweep only catches what it missed
     with platform.transaction() as session:
         due = {
             EXPIRE_ORDER_JOB: session.scalars(select(Order.id).where(
-                Order.status.in_((OrderStatus.created, OrderStatus.awaiting_payment)), Order.expires_at <= now)).all(),
+                Order.status.in_((OrderStatus.created, OrderStatus.awaiting_payment)), Order.expires_at <= late)).all(),
             AUTO_CONFIRM_JOB: session.scalars(select(Order.id).where(
-                Order.status == OrderStatus.report_issued, Order.auto_confirm_at <= now)).all(),
+                Order.status == OrderStatus.report_issued, Order.auto_confirm_at <= late)).all(),
             CLOSE_CAMPAIGN_JOB: session.scalars(select(GroupBuyCampaign.id).where(
-                GroupBuyCampaign.status == "open", GroupBuyCampaign.deadline <= now)).all(),
-            SEND_NOTIFICATION_JOB: session.scalars(select(Notification.id).where(
-                Notification.wechat_status == "pending", Notification.attempts == 0,
-                Notification.created_at <= now - timedelta(minutes=5))).all(),
+                GroupBuyCampaign.status == "open", GroupBuyCampaign.deadline <= late)).all(),
         }
         for job, ids in due.items():
             for item in ids:
                 defer(session, job, item)
-    return {job.rsplit(".", 1)[1]: len(ids) for job, ids in due.items()}
+        # Idempotency-Key answers are kept 24 hours
+        keys = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - timedelta(hours=24)))
+    counts = {job.rsplit(".", 1)[1]: len(ids) for job, ids in due.items()}
+    counts["idempotency_keys_dropped"] = keys.rowcount
+    counts["jobs_dropped"] = purge_done(platform)
+    return counts

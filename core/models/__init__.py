@@ -1,15 +1,22 @@
 """Every model module, imported so that Base.metadata knows all tables."""
+from core.models.company import (
+    Company, CompanyMember, CompanyStatus, DocumentKind, MemberRole, MemberStatus, StoredDocument,
+)
 from core.models.group_buy import GroupBuyCampaign
+from core.models.idempotency_key import IdempotencyKey
 from core.models.index_change import IndexChange
 from core.models.institution import Institution, OnboardingStatus
 from core.models.instrument import Instrument
 from core.models.instrument_state import InstrumentLevels, InstrumentStateInterval
+from core.models.job import Job
 from core.models.ledger import LedgerPosting, LedgerTransaction
 from core.models.notification import Notification
 from core.models.order import DeliveryMode, Order, OrderEvent, OrderStatus, SlotHold
 from core.models.order_usage import OrderUsage
 from core.models.payment import Payment
+from core.models.profit_share import ProfitShare
 from core.models.rating import Rating
+from core.models.refund import Refund
 from core.models.report import Report
 from core.models.schedule import Blackout, OpeningHours
 from core.models.service import Service
@@ -19,9 +26,10 @@ from core.models.user import Role, User
 from core.models.voucher import VoucherApplication, VoucherRedemption, VoucherStatus
 
 __all__ = [
-    "Blackout", "DeliveryMode", "GroupBuyCampaign", "IndexChange", "Institution", "Instrument", "InstrumentLevels",
-    "InstrumentStateInterval", "LedgerPosting", "LedgerTransaction", "Notification", "OnboardingStatus",
-    "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage",
-    "Payment", "Rating", "Report", "Role", "Service", "SlotHold", "Synonym", "UnmetDemand", "User",
-    "VoucherApplication", "VoucherRedemption", "VoucherStatus",
+    "Blackout", "Company", "CompanyMember", "CompanyStatus", "DeliveryMode", "DocumentKind", "GroupBuyCampaign",
+    "IdempotencyKey", "IndexChange", "Institution", "Instrument", "InstrumentLevels", "InstrumentStateInterval",
+    "Job", "LedgerPosting", "LedgerTransaction", "MemberRole", "MemberStatus", "Notification",
+    "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage", "Payment",
+    "ProfitShare", "Rating", "Refund", "Report", "Role", "Service", "SlotHold", "StoredDocument", "Synonym",
+    "UnmetDemand", "User", "VoucherApplication", "VoucherRedemption", "VoucherStatus",
 ]

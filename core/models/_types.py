@@ -2,21 +2,47 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import DateTime, JSON
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC and always read back aware.
+
+    SQLite keeps no offset and hands back naive datetimes; left alone they leak
+    into the JSON API without an offset and compare wrongly with aware ones.
+    Naive input is refused rather than guessed at."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"a moment must carry its time zone: {value!r}")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 def created_at_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    return mapped_column(UtcDateTime, default=utcnow, nullable=False)
 
 
 def updated_at_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False)
+    return mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
 
 def string_list_column() -> Mapped[list[str]]:

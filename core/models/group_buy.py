@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.models._types import created_at_column
+from core.models._types import UtcDateTime, created_at_column
 
 
 class GroupBuyCampaign(Base):
@@ -22,8 +22,8 @@ class GroupBuyCampaign(Base):
     # samples of paid orders; a conditional update keeps it under max_samples
     joined_samples: Mapped[int] = mapped_column(Integer, default=0)
     group_price_cents: Mapped[int] = mapped_column(BigInteger)
-    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     run_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | confirmed | failed
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = created_at_column()

@@ -37,6 +37,10 @@ class Institution(Base):
     )
     # the lab's rule: share of the fee it keeps when an accepted order is cancelled or a user does not show
     cancellation_fee_pct: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    # where WeChat Pay profit sharing (分账) sends the lab's part: a merchant id (MERCHANT_ID) or an openid
+    payee_type: Mapped[str | None] = mapped_column(String(32))
+    payee_account: Mapped[str | None] = mapped_column(String(64))
+    payee_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.models._types import updated_at_column
+from core.models._types import UtcDateTime, updated_at_column
 
 STATES = ("on", "standby", "off", "offline")
 
@@ -27,8 +27,8 @@ class InstrumentStateInterval(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16))  # on | standby | off | offline
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # NULL: still in this state
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # NULL: still in this state
 
 
 class InstrumentLevels(Base):
@@ -46,12 +46,12 @@ class InstrumentLevels(Base):
     note: Mapped[str] = mapped_column(String(300), default="")
     samples: Mapped[int] = mapped_column(Integer, default=0)  # steady readings behind the learning
     histogram: Mapped[list[Any]] = mapped_column(JSON, default=list)  # counts per log-current bin
-    learned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    learned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     override_off_below_a: Mapped[float | None] = mapped_column(Float)
     override_on_above_a: Mapped[float | None] = mapped_column(Float)
     override_hysteresis: Mapped[float | None] = mapped_column(Float)
     override_by: Mapped[str | None] = mapped_column(String(100))
-    override_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    override_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     updated_at: Mapped[datetime] = updated_at_column()
 
     @property

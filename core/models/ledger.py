@@ -17,6 +17,9 @@ class LedgerTransaction(Base):
     kind: Mapped[str] = mapped_column(String(32))  # payment, voucher_reserve, settlement, refund…
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     memo: Mapped[str | None] = mapped_column(String(300))
+    # what the movement is the one record of ("payment:<id>"): the database refuses a second
+    # credit of one payment whatever the code above it does
+    ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_at_column()
 
     postings: Mapped[list["LedgerPosting"]] = relationship(back_populates="transaction")

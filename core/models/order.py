@@ -5,11 +5,11 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
-from core.models._types import created_at_column, updated_at_column, utcnow
+from core.models._types import UtcDateTime, created_at_column, updated_at_column, utcnow
 
 if TYPE_CHECKING:
     from core.models.service import Service
@@ -59,8 +59,8 @@ class Order(Base):
     contact_name: Mapped[str] = mapped_column(String(100))
     contact_phone: Mapped[str] = mapped_column(String(32))
     mode: Mapped[DeliveryMode] = mapped_column(Enum(DeliveryMode, name="delivery_mode", native_enum=False, length=8))
-    slot_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    slot_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    slot_start: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    slot_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivery_date: Mapped[date | None] = mapped_column(Date)
     # money in cents, computed by the server at creation
     unit_price_cents: Mapped[int] = mapped_column(BigInteger)
@@ -68,8 +68,8 @@ class Order(Base):
     voucher_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     voucher_id: Mapped[int | None] = mapped_column(ForeignKey("voucher_applications.id"), index=True)
     status: Mapped[OrderStatus] = _status_column(OrderStatus.created)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    auto_confirm_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    auto_confirm_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 
@@ -93,7 +93,7 @@ class OrderEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     order: Mapped[Order] = relationship(back_populates="events")
 
@@ -108,5 +108,5 @@ class SlotHold(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"))
-    cell_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cell_start: Mapped[datetime] = mapped_column(UtcDateTime)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

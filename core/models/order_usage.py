@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey
+from sqlalchemy import Boolean, Float, ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.models._types import utcnow
+from core.models._types import UtcDateTime, utcnow
 
 
 class OrderUsage(Base):
@@ -21,4 +21,4 @@ class OrderUsage(Base):
     # minutes of the slot with no sensor data (offline or before the first reading)
     unobserved_minutes: Mapped[float] = mapped_column(Float, default=0.0)
     possible_no_show: Mapped[bool] = mapped_column(Boolean, default=False)
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

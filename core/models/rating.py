@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.models._types import created_at_column
+from core.models._types import UtcDateTime, created_at_column
 
 
 class Rating(Base):
@@ -21,5 +21,5 @@ class Rating(Base):
     stars: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     lab_reply: Mapped[str | None] = mapped_column(Text)
-    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = created_at_column()

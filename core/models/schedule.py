@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Time
+from sqlalchemy import ForeignKey, Integer, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.models._types import created_at_column
+from core.models._types import UtcDateTime, created_at_column
 
 
 class OpeningHours(Base):
@@ -25,7 +25,7 @@ class Blackout(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"), index=True)
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()

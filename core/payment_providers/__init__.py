@@ -16,7 +16,12 @@ def get_provider(settings: Settings, name: str | None = None) -> PaymentProvider
         from core.payment_providers.wechatpay import WeChatPayProvider
 
         return WeChatPayProvider.from_settings(settings)
-    raise DependencyUnavailable(f"Unknown PAYMENT_PROVIDER {name!r}: use sandbox or wechatpay.", code="payment_provider")
+    if name == "wechatpay_v3":
+        from core.payment_providers.wechatpay_v3 import WeChatPayV3Provider
+
+        return WeChatPayV3Provider.from_settings(settings)
+    raise DependencyUnavailable(f"Unknown PAYMENT_PROVIDER {name!r}: use sandbox, wechatpay or wechatpay_v3.",
+                                code="payment_provider")
 
 
 __all__ = ["InvalidNotification", "PaymentNotice", "PaymentProvider", "get_provider"]

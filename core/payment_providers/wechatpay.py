@@ -14,7 +14,11 @@ from wechatpy.pay import WeChatPay
 
 from core.config import Settings
 from core.errors import BusinessRuleViolation, DependencyUnavailable
-from core.payment_providers.base import InvalidNotification, PaymentNotice, PayRequest
+from core.payment_providers.base import (
+    PAYMENT_CLOSED, PAYMENT_PAID, PAYMENT_PENDING, REFUND_FAILED, REFUND_PROCESSING, REFUND_SUCCEEDED,
+    InvalidNotification, Notice, PaymentNotice, PaymentState, PayRequest, RefundRequest, RefundState, ShareRequest,
+    ShareState,
+)
 
 NOTIFY_PATH = "/api/v1/payments/wechatpay/notify"
 # WeChat rejects a `body` longer than 128 bytes
@@ -46,8 +50,18 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"  # e.g. the merchant certificate file cannot be read
 
 
+# WeChat's business error codes that may succeed later; any other refusal is final
+_RETRYABLE = frozenset({"SYSTEMERROR", "BIZERR_NEED_RETRY", "NOTENOUGH", "INVALID_REQ_TOO_MUCH", "FREQUENCY_LIMITED"})
+_TRADE_STATES = {"SUCCESS": PAYMENT_PAID, "REFUND": PAYMENT_PAID, "NOTPAY": PAYMENT_PENDING,
+                 "USERPAYING": PAYMENT_PENDING, "CLOSED": PAYMENT_CLOSED, "REVOKED": PAYMENT_CLOSED,
+                 "PAYERROR": PAYMENT_CLOSED}
+_REFUND_STATES = {"SUCCESS": REFUND_SUCCEEDED, "PROCESSING": REFUND_PROCESSING, "REFUNDCLOSE": REFUND_FAILED,
+                  "CHANGE": REFUND_FAILED}
+
+
 class WeChatPayProvider:
     name = "wechatpay"
+    supports_profit_sharing = False  # v2 profit sharing needs a separate product; v3 merchants use wechatpay_v3
 
     def __init__(self, client: WeChatPay, notify_url: str, certificate_configured: bool):
         self._client = client
@@ -77,7 +91,12 @@ class WeChatPayProvider:
         """Run one wechatpy call; anything that is not a signed SUCCESS answer is a 503."""
         try:
             result = call(**kwargs)
-        except (WeChatPayException, requests.RequestException, OSError) as exc:
+        except WeChatPayException as exc:
+            if exc.errcode and exc.errcode not in _RETRYABLE:
+                raise BusinessRuleViolation(f"微信支付拒绝了{what}：{_describe(exc)}。", code="wechatpay_refused",
+                                            details={"err_code": exc.errcode}) from exc
+            raise DependencyUnavailable(f"WeChat Pay {what} failed: {_describe(exc)}.", code="wechatpay_unavailable") from exc
+        except (requests.RequestException, OSError) as exc:
             hint = ""
             if what == "refund" and not self._certificate_configured:
                 # refunds go to secapi/, which demands the merchant's client certificate
@@ -115,7 +134,7 @@ class WeChatPayProvider:
         return {"provider": self.name, "out_trade_no": request.out_trade_no,
                 "jsapi": self._client.jsapi.get_jsapi_params(prepay_id)}
 
-    def parse_notification(self, body: bytes) -> PaymentNotice:
+    def parse_notification(self, body: bytes, headers: Mapping[str, str] | None = None) -> Notice:
         try:
             data = self._client.parse_payment_result(body)
         except InvalidSignatureException:
@@ -135,13 +154,32 @@ class WeChatPayProvider:
         except (KeyError, TypeError, ValueError):
             raise InvalidNotification("The WeChat Pay notification lacks the order, transaction or amount.") from None
 
-    def acknowledgement(self, ok: bool, message: str = "") -> tuple[bytes, str]:
-        # anything but SUCCESS makes WeChat retry the notification later
+    def acknowledgement(self, ok: bool, message: str = "") -> tuple[bytes, str, int]:
+        # anything but SUCCESS makes WeChat retry the notification later; v2 reads the XML, not the status
         if ok:
-            return _ack_xml("SUCCESS", message or "OK"), "application/xml"
-        return _ack_xml("FAIL", message or "FAIL"), "application/xml"
+            return _ack_xml("SUCCESS", message or "OK"), "application/xml", 200
+        return _ack_xml("FAIL", message or "FAIL"), "application/xml", 400
 
-    def refund(self, out_trade_no: str, total_cents: int, refund_cents: int, refund_no: str) -> None:
-        # WeChat refunds a given out_refund_no once, so a retried job cannot pay back twice
-        self._call("refund", self._client.refund.apply, total_fee=total_cents, refund_fee=refund_cents,
-                   out_refund_no=refund_no, out_trade_no=out_trade_no)
+    def refund(self, request: RefundRequest) -> RefundState:
+        # WeChat refunds a given out_refund_no once, so a retried job cannot pay back twice;
+        # an accepted refund is still under way until a query says SUCCESS
+        answer = self._call("refund", self._client.refund.apply, total_fee=request.total_cents,
+                            refund_fee=request.refund_cents, out_refund_no=request.out_refund_no,
+                            out_trade_no=request.out_trade_no)
+        return RefundState(request.out_refund_no, REFUND_PROCESSING, answer.get("refund_id"), request.refund_cents)
+
+    def query_refund(self, out_refund_no: str) -> RefundState:
+        answer = self._call("refund query", self._client.refund.query, out_refund_no=out_refund_no)
+        status = _REFUND_STATES.get(str(answer.get("refund_status_0")), REFUND_PROCESSING)
+        fee = answer.get("refund_fee_0")
+        return RefundState(out_refund_no, status, answer.get("refund_id_0"), int(fee) if fee else None,
+                           "" if status != REFUND_FAILED else f"退款状态 {answer.get('refund_status_0')}")
+
+    def query_payment(self, out_trade_no: str) -> PaymentState:
+        answer = self._call("order query", self._client.order.query, out_trade_no=out_trade_no)
+        status = _TRADE_STATES.get(str(answer.get("trade_state")), PAYMENT_PENDING)
+        fee = answer.get("total_fee")
+        return PaymentState(out_trade_no, status, answer.get("transaction_id"), int(fee) if fee else None)
+
+    def share(self, request: ShareRequest) -> ShareState:
+        raise BusinessRuleViolation("微信支付 v2 商户不支持分账，请改用 wechatpay_v3。", code="profit_sharing_unsupported")

@@ -8,7 +8,7 @@ import xmltodict
 from flask import Flask
 from rq import Queue
 
-from core.queue import DEFAULT_QUEUE
+from core.queue import NOTIFICATIONS_QUEUE
 from tests.bot.test_wechat import TOKEN, _query, _text
 from tests.conftest import build_catalog_app, cli
 from tests.fake_wechat import FakeWeChat
@@ -25,7 +25,7 @@ def slow_app(tmp_path, fake_wechat: str) -> Iterator[Flask]:  # type: ignore[no-
 
 def test_a_late_answer_is_pushed_by_a_worker(slow_app: Flask) -> None:
     conn = slow_app.extensions["platform"].redis
-    queue = Queue(DEFAULT_QUEUE, connection=conn)
+    queue = Queue(NOTIFICATIONS_QUEUE, connection=conn)
     queue.empty()
     client = slow_app.test_client()
     resp = client.post("/wechat", query_string=_query(), data=_text("辣椒粉里有没有苏丹红", 9001, "oLate"))

@@ -10,7 +10,10 @@ from wechatpy.pay.utils import calculate_signature
 from core.config import load_settings
 from core.errors import BusinessRuleViolation, DependencyUnavailable
 from core.payment_providers import get_provider
-from core.payment_providers.base import InvalidNotification, PaymentProvider, PayRequest
+from core.payment_providers.base import (
+    PAYMENT_PAID, PAYMENT_PENDING, REFUND_PROCESSING, REFUND_SUCCEEDED, InvalidNotification, PaymentProvider,
+    PayRequest, RefundRequest,
+)
 from tests.fake_wechatpay import (
     API_KEY,
     APP_ID,
@@ -102,31 +105,51 @@ def test_anything_not_genuine_is_an_invalid_notification(provider: PaymentProvid
 def test_acknowledgement_is_the_xml_wechat_expects(provider: PaymentProvider) -> None:
     assert provider.acknowledgement(True) == (
         b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>",
-        "application/xml")
-    body, content_type = provider.acknowledgement(False, "unknown order")
+        "application/xml", 200)
+    body, content_type, _ = provider.acknowledgement(False, "unknown order")
     assert body == (b"<xml><return_code><![CDATA[FAIL]]></return_code>"
                     b"<return_msg><![CDATA[unknown order]]></return_msg></xml>")
     assert content_type == "application/xml"
 
 
-def test_the_same_refund_no_twice_refunds_once(provider: PaymentProvider) -> None:
+def test_the_same_refund_no_twice_refunds_once_and_a_query_confirms_it(provider: PaymentProvider) -> None:
     provider.start(_pay())
-    provider.refund("ORD-1001", 30000, 12000, "RF-1001-1")
-    provider.refund("ORD-1001", 30000, 12000, "RF-1001-1")  # a retried job
+    first = provider.refund(RefundRequest("ORD-1001", "RF-1001-1", 30000, 12000))
+    provider.refund(RefundRequest("ORD-1001", "RF-1001-1", 30000, 12000))  # a retried job
 
     refund_calls = [sent for path, sent in FakeWeChatPay.calls if path == "/secapi/pay/refund"]
     assert len(refund_calls) == 2
     assert refund_calls[0]["out_refund_no"] == "RF-1001-1" and refund_calls[0]["refund_fee"] == "12000"
     assert list(FakeWeChatPay.refunds) == ["RF-1001-1"]
     assert FakeWeChatPay.refunded_cents("ORD-1001") == 12000
+    # accepted is not done: the refund is tracked until a query says it arrived
+    assert first.status == REFUND_PROCESSING
+    assert provider.query_refund("RF-1001-1").status == REFUND_SUCCEEDED
 
 
-def test_a_refund_wechat_refuses_is_a_503(provider: PaymentProvider) -> None:
-    with pytest.raises(DependencyUnavailable) as err:
-        provider.refund("ORD-UNKNOWN", 30000, 30000, "RF-X")
-    assert "订单不存在" in err.value.message
-    # no client certificate configured: say what refunds need
-    assert "WECHATPAY_MCH_CERT" in err.value.message
+def test_refunds_beyond_the_payment_or_a_reused_number_are_refused_for_good(provider: PaymentProvider) -> None:
+    provider.start(_pay(amount_cents=30000))
+    provider.refund(RefundRequest("ORD-1001", "RF-1", 30000, 20000))
+    with pytest.raises(BusinessRuleViolation) as reused:
+        provider.refund(RefundRequest("ORD-1001", "RF-1", 30000, 25000))
+    assert reused.value.details["err_code"] == "INVALID_REQUEST"
+    with pytest.raises(DependencyUnavailable):  # NOTENOUGH may clear later (merchant balance): retried
+        provider.refund(RefundRequest("ORD-1001", "RF-2", 30000, 20000))
+    assert FakeWeChatPay.refunded_cents("ORD-1001") == 20000
+
+
+def test_a_payment_query_says_whether_the_user_paid(provider: PaymentProvider) -> None:
+    provider.start(_pay())
+    assert provider.query_payment("ORD-1001").status == PAYMENT_PENDING
+    FakeWeChatPay.paid["ORD-1001"] = "4200001"
+    state = provider.query_payment("ORD-1001")
+    assert (state.status, state.transaction_id, state.amount_cents) == (PAYMENT_PAID, "4200001", 30000)
+
+
+def test_a_refund_wechat_refuses_is_a_business_error(provider: PaymentProvider) -> None:
+    with pytest.raises(BusinessRuleViolation) as err:
+        provider.refund(RefundRequest("ORD-UNKNOWN", "RF-X", 30000, 30000))
+    assert "订单不存在" in err.value.message and err.value.details["err_code"] == "ORDERNOTEXIST"
 
 
 @pytest.mark.parametrize("env, named", [
@@ -156,4 +179,4 @@ def test_wechat_unreachable_is_a_503(tmp_path: Path) -> None:
         provider.start(_pay())
     assert "could not reach WeChat Pay" in err.value.message
     with pytest.raises(DependencyUnavailable):
-        provider.refund("ORD-1001", 30000, 100, "RF-1")
+        provider.refund(RefundRequest("ORD-1001", "RF-1", 30000, 100))

@@ -21,7 +21,7 @@ def test_no_order_for_zero_or_negative_samples(market: Market, samples: int) -> 
     _refused(market.post("/orders", market.customer, service_code="T-CQ-S002", samples=samples,
                          sample_description="x", mode="mail",
                          delivery_date=(datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()),
-             400, "invalid_samples")
+             400, "invalid_body")
     assert market.get("/orders", market.customer).get_json()["items"] == []
 
 
@@ -52,6 +52,7 @@ def test_a_voucher_of_another_company_cannot_be_used(market: Market) -> None:
 
 
 def test_voucher_rules_cap_applications_and_need_a_registered_company(market: Market) -> None:
+    market.verify_company()
     _refused(market.post("/vouchers", market.customer, requested_cny=20_000.01, purpose="x"), 422,
              "voucher_application_limit")
     no_company = market.sign_in(name="个人", company=None)

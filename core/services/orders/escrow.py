@@ -2,26 +2,23 @@
 
 Cash goes payer → escrow at payment and escrow → lab / payer at the end; the
 voucher part goes fund → escrow when reserved and escrow → lab (consumed) or
-back to the fund (released). Refunds to the payer are recorded here and carried
-out by a job (`refund_payment`) after commit, idempotently.
+back to the fund (released). Cash owed back to the payer becomes refund rows in
+the same transaction (orders.refunds), which the job outbox delivers.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.config import VoucherRules
-from core.models import LedgerPosting, LedgerTransaction, Order, Payment
-from core.queue import defer
-from core.services.orders import vouchers
+from core.models import Order, Payment
+from core.services.orders import refunds, vouchers
 from core.services.orders.ledger import escrow, lab, payer, post
-
-REFUND_JOB = "workers.jobs.refund_payment"
 
 
 def take_payment(session: Session, order: Order, payment: Payment) -> None:
+    # the ref is unique: a second credit of one payment fails in the database
     post(session, "payment", order.id, [(payer(order.user_id), escrow(order.id), payment.amount_cents)],
-         memo=payment.out_trade_no)
+         memo=payment.out_trade_no, ref=f"payment:{payment.id}")
 
 
 def close(session: Session, order: Order, lab_fee_cents: int, rules: VoucherRules, paid: bool = True) -> None:
@@ -36,20 +33,13 @@ def close(session: Session, order: Order, lab_fee_cents: int, rules: VoucherRule
         (escrow(order.id), payer(order.user_id), cash_back),
     ])
     vouchers.close_redemption(session, order, voucher_used)
-    if cash_back:
-        defer(session, REFUND_JOB, order.id)
-
-
-def refunds_recorded(session: Session, order: Order) -> int:
-    """Cash the ledger says the payer is owed back for this order."""
-    return int(session.scalar(
-        select(func.coalesce(func.sum(LedgerPosting.amount_cents), 0))
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
-        .where(LedgerTransaction.order_id == order.id, LedgerPosting.account == payer(order.user_id),
-               LedgerPosting.amount_cents > 0)))
+    if cash_back > 0:
+        refunds.refund_order_cash(session, order, cash_back, "订单退款" if not lab_fee_cents else "订单部分退款")
+    if paid and cash_to_lab >= 0 and lab_fee_cents:
+        refunds.share_with_lab(session, order, cash_to_lab)
 
 
 def refund_late_payment(session: Session, order: Order, payment: Payment) -> None:
     post(session, "refund", order.id, [(escrow(order.id), payer(order.user_id), payment.amount_cents)],
-         memo="paid after the order closed")
-    defer(session, REFUND_JOB, order.id)
+         memo="paid after the order closed", ref=f"late-refund:{payment.id}")
+    refunds.refund_payment_in_full(session, order, payment, "订单已关闭后到账的付款，原路退回")

@@ -30,14 +30,16 @@ def lab(institution_id: int) -> str:
     return f"lab:{institution_id}"
 
 
-def post(session: Session, kind: str, order_id: int | None, moves: list[tuple[str, str, int]], memo: str = "") -> None:
-    """Record (from_account, to_account, cents) moves as one balanced transaction."""
+def post(session: Session, kind: str, order_id: int | None, moves: list[tuple[str, str, int]], memo: str = "",
+         ref: str | None = None) -> None:
+    """Record (from_account, to_account, cents) moves as one balanced transaction.
+    `ref` names a movement that may happen only once (the database refuses a second)."""
     moves = [m for m in moves if m[2] != 0]
     if not moves:
         return
     if any(cents < 0 for _, _, cents in moves):
         raise ValueError("a ledger move is never negative; swap the accounts instead")
-    tx = LedgerTransaction(kind=kind, order_id=order_id, memo=memo or None)
+    tx = LedgerTransaction(kind=kind, order_id=order_id, memo=memo or None, ref=ref)
     session.add(tx)
     for source, target, cents in moves:
         tx.postings.append(LedgerPosting(account=source, amount_cents=-cents))

@@ -52,23 +52,30 @@ def check_bookable(session: Session, instrument_id: int, start: datetime, end: d
     """Raise InvalidInput unless [start, end) is in the future, aligned, inside opening hours and clear of blackouts."""
     start, end = as_utc(start), as_utc(end)
     if start <= now:
-        raise InvalidInput("The slot must start in the future.", code="slot_in_past")
+        raise InvalidInput("预约时段须在将来。", code="slot_in_past")
     if start.minute % rules.slot_minutes or start.second or start.microsecond:
-        raise InvalidInput(f"Slots start on the hour or at multiples of {rules.slot_minutes} minutes past it.",
+        raise InvalidInput(f"预约须从整点或整点后 {rules.slot_minutes} 分钟的整数倍开始。",
                            code="slot_not_aligned")
     zone = ZoneInfo(rules.timezone)
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    local_start = start.astimezone(zone)
     windows = weekly_hours(session, instrument_id, rules).get(local_start.weekday(), [])
-    inside = local_start.date() == local_end.date() or local_end.time() == time(0)
-    if not inside or not any(o <= local_start.time() and (local_end.time() <= c) for o, c in windows):
+    if not any(_within(start, end, local_start.date(), opens, closes, zone) for opens, closes in windows):
         raise InvalidInput(
-            "The slot is outside the instrument's opening hours.", code="slot_outside_opening_hours",
+            "所选时段不在仪器的开放时间内。", code="slot_outside_opening_hours",
             details={"opening_hours": {str(d): [f"{o:%H:%M}-{c:%H:%M}" for o, c in w]
                                        for d, w in sorted(weekly_hours(session, instrument_id, rules).items())}})
     clash = session.scalar(select(Blackout).where(Blackout.instrument_id == instrument_id,
                                                   Blackout.starts_at < end, Blackout.ends_at > start))
     if clash is not None:
-        raise InvalidInput(f"The instrument is unavailable then ({clash.reason or 'blackout'}).", code="slot_blackout")
+        raise InvalidInput(f"该时段仪器不可预约（{clash.reason or '停机'}）。", code="slot_blackout")
+
+
+def _within(start: datetime, end: datetime, day: date, opens: time, closes: time, zone: ZoneInfo) -> bool:
+    """Whether [start, end) lies inside one opening window of `day`, compared as moments: a slot
+    ending at midnight ends on the next day, after any window of this one has closed."""
+    window_start = datetime.combine(day, opens, zone).astimezone(timezone.utc)
+    window_end = datetime.combine(day, closes, zone).astimezone(timezone.utc)
+    return window_start <= start and end <= window_end
 
 
 def hold(session: Session, order: Order, rules: OrderRules) -> None:
@@ -80,7 +87,7 @@ def hold(session: Session, order: Order, rules: OrderRules) -> None:
                             for cell in cells(as_utc(order.slot_start), as_utc(order.slot_end), rules))
             session.flush()
     except IntegrityError:
-        raise Conflict("That slot has just been booked by someone else; pick another time.",
+        raise Conflict("该时段刚被他人预约，请另选时间。",
                        code="slot_taken") from None
 
 
@@ -124,10 +131,10 @@ def calendar(session: Session, instrument: Instrument, first: date, days: int, r
 def set_opening_hours(session: Session, instrument_id: int, hours: dict[int, list[tuple[time, time]]]) -> None:
     for day, windows in hours.items():
         if not 0 <= day <= 6:
-            raise InvalidInput("Weekdays are 0 (Monday) to 6 (Sunday).", code="invalid_weekday")
+            raise InvalidInput("星期须为 0（周一）到 6（周日）。", code="invalid_weekday")
         for opens, closes in windows:
             if opens >= closes:
-                raise InvalidInput(f"Opening time {opens:%H:%M} must be before closing time {closes:%H:%M}.",
+                raise InvalidInput(f"开放时间 {opens:%H:%M} 须早于结束时间 {closes:%H:%M}。",
                                    code="invalid_opening_hours")
     session.execute(delete(OpeningHours).where(OpeningHours.instrument_id == instrument_id))
     session.add_all(OpeningHours(instrument_id=instrument_id, weekday=d, opens=o, closes=c)
@@ -137,7 +144,7 @@ def set_opening_hours(session: Session, instrument_id: int, hours: dict[int, lis
 
 def add_blackout(session: Session, instrument_id: int, starts_at: datetime, ends_at: datetime, reason: str | None) -> Blackout:
     if as_utc(ends_at) <= as_utc(starts_at):
-        raise InvalidInput("A blackout must end after it starts.", code="invalid_blackout")
+        raise InvalidInput("停机时段的结束须晚于开始。", code="invalid_blackout")
     blackout = Blackout(instrument_id=instrument_id, starts_at=as_utc(starts_at), ends_at=as_utc(ends_at), reason=reason)
     session.add(blackout)
     session.flush()

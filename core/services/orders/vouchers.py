@@ -1,5 +1,8 @@
 """Innovation vouchers: applications, approval, and the reserve / consume / release cycle.
 
+A voucher belongs to a verified company; only its active members may apply for,
+see or spend it, and membership is checked again when the voucher part is reserved.
+
 Spending goes through conditional UPDATEs (`… WHERE available >= amount`), so two
 payments racing for the same balance cannot both win, on SQLite or PostgreSQL.
 """
@@ -18,7 +21,7 @@ from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from core.models import Institution, Order, Role, User, VoucherApplication, VoucherRedemption, VoucherStatus
 from core.models._types import utcnow
 from core.services.people.authz import require_role
-from core.services.people.company import valid_credit_code
+from core.services.people.companies import may_use_vouchers_of, voucher_company
 from core.services.orders.ledger import VOUCHER_FUND, escrow, post
 
 
@@ -28,29 +31,31 @@ def _cny(cents: int) -> str:
 
 def apply_for_voucher(session: Session, actor: User, requested_cents: int, purpose: str, rules: VoucherRules) -> VoucherApplication:
     require_role(actor, Role.enterprise)
-    if not actor.company_credit_code or not valid_credit_code(actor.company_credit_code):
-        raise BusinessRuleViolation("Only registered enterprises can apply: set your company and its unified social "
-                                    "credit code first (PUT /api/v1/me/company).", code="company_required")
+    company = voucher_company(session, actor)
+    if company is None:
+        raise BusinessRuleViolation(
+            "先完成企业认证：提交营业执照并通过平台审核（或加入已认证的企业、由企业管理员批准）后，才能申请创新券。",
+            code="company_required")
     if requested_cents <= 0:
-        raise InvalidInput("The requested amount must be more than zero.", code="invalid_amount")
+        raise InvalidInput("申请金额必须大于零。", code="invalid_amount")
     if requested_cents > rules.max_per_application_cents:
         raise BusinessRuleViolation(
-            f"One application can ask for at most {_cny(rules.max_per_application_cents)} CNY.",
+            f"每次申请最多 {_cny(rules.max_per_application_cents)} 元。",
             code="voucher_application_limit", details={"max_cny": rules.max_per_application_cents / 100})
     if not purpose.strip():
-        raise InvalidInput("Say what the vouchers are for.", code="purpose_required")
-    application = VoucherApplication(user_id=actor.id, company_credit_code=actor.company_credit_code,
-                                     company_name=actor.company_name or "", requested_cents=requested_cents,
+        raise InvalidInput("请说明创新券的用途。", code="purpose_required")
+    application = VoucherApplication(user_id=actor.id, company_id=company.id, company_credit_code=company.credit_code,
+                                     company_name=company.name, requested_cents=requested_cents,
                                      purpose=purpose.strip())
     session.add(application)
     session.flush()
     return application
 
 
-def _approved_this_year(session: Session, credit_code: str, year: int) -> int:
+def _approved_this_year(session: Session, company_id: int, year: int) -> int:
     return int(session.scalar(
         select(func.coalesce(func.sum(VoucherApplication.approved_cents), 0)).where(
-            VoucherApplication.company_credit_code == credit_code,
+            VoucherApplication.company_id == company_id,
             VoucherApplication.status == VoucherStatus.approved,
             VoucherApplication.valid_from >= date(year, 1, 1), VoucherApplication.valid_from <= date(year, 12, 31),
         )))
@@ -62,28 +67,29 @@ def decide_voucher(session: Session, actor: User, application_id: int, *, approv
     require_role(actor, Role.platform_admin)
     application = session.get(VoucherApplication, application_id, with_for_update=True)
     if application is None:
-        raise NotFound(f"No voucher application {application_id}.")
+        raise NotFound(f"没有编号为 {application_id} 的创新券申请。")
     if application.status != VoucherStatus.pending:
-        raise Conflict(f"This application was already {application.status.value}.", code="already_decided")
+        raise Conflict("这份申请已经审核过了。", code="already_decided",
+                       details={"status": application.status.value})
     today = today or date.today()
     if not approve:
         if not (reason or "").strip():
-            raise InvalidInput("A rejection needs a reason the applicant can read.", code="reason_required")
+            raise InvalidInput("驳回申请时请填写原因，申请人会看到它。", code="reason_required")
         application.status = VoucherStatus.rejected
     else:
         amount = application.requested_cents if amount_cents is None else amount_cents
         if amount <= 0 or amount > rules.max_per_application_cents:
             raise BusinessRuleViolation(
-                f"Approve between 0.01 and {_cny(rules.max_per_application_cents)} CNY.", code="voucher_application_limit")
-        used = _approved_this_year(session, application.company_credit_code, today.year)
+                f"批准金额须在 0.01 到 {_cny(rules.max_per_application_cents)} 元之间。", code="voucher_application_limit")
+        used = _approved_this_year(session, application.company_id, today.year)
         if used + amount > rules.max_per_company_year_cents:
             raise BusinessRuleViolation(
-                f"This company already has {_cny(used)} CNY of vouchers this year; the yearly cap is "
-                f"{_cny(rules.max_per_company_year_cents)} CNY.", code="voucher_yearly_limit",
+                f"该企业今年已获批 {_cny(used)} 元创新券，每家企业每年最多 "
+                f"{_cny(rules.max_per_company_year_cents)} 元。", code="voucher_yearly_limit",
                 details={"approved_this_year_cny": used / 100, "max_cny": rules.max_per_company_year_cents / 100})
         until = valid_until or today + timedelta(days=rules.default_validity_days)
         if until < today:
-            raise InvalidInput("The validity period cannot end in the past.", code="invalid_validity")
+            raise InvalidInput("有效期不能早于今天。", code="invalid_validity")
         application.status = VoucherStatus.approved
         application.approved_cents = amount
         application.valid_from, application.valid_until = today, until
@@ -93,17 +99,33 @@ def decide_voucher(session: Session, actor: User, application_id: int, *, approv
     return application
 
 
+def _no_such_voucher() -> NotFound:
+    # another company's voucher, or one the user may no longer spend, is indistinguishable from none at all
+    return NotFound("您的企业没有这张创新券。", code="voucher_not_found")
+
+
 def usable_voucher(session: Session, voucher_id: int, user: User, today: date) -> VoucherApplication:
     voucher = session.get(VoucherApplication, voucher_id)
-    if voucher is None or voucher.company_credit_code != user.company_credit_code:
-        # another company's voucher is indistinguishable from none at all
-        raise NotFound("No such voucher for your company.", code="voucher_not_found")
+    if voucher is None or not may_use_vouchers_of(session, user.id, voucher.company_id):
+        raise _no_such_voucher()
     if voucher.status != VoucherStatus.approved:
-        raise BusinessRuleViolation("This voucher application is not approved.", code="voucher_not_approved")
+        raise BusinessRuleViolation("这张创新券的申请尚未获批。", code="voucher_not_approved")
     if not (voucher.valid_from <= today <= voucher.valid_until):
-        raise BusinessRuleViolation(f"This voucher is valid {voucher.valid_from} to {voucher.valid_until}.",
+        raise BusinessRuleViolation(f"这张创新券的有效期为 {voucher.valid_from} 至 {voucher.valid_until}。",
                                     code="voucher_expired")
     return voucher
+
+
+def vouchers_for(session: Session, actor: User) -> list[VoucherApplication]:
+    """Platform admins see every application; everyone else only those of the verified company
+    they are an active member of (none otherwise), newest first."""
+    query = select(VoucherApplication).order_by(VoucherApplication.id.desc())
+    if actor.role != Role.platform_admin:
+        company = voucher_company(session, actor) if actor.role == Role.enterprise else None
+        if company is None:
+            return []
+        query = query.where(VoucherApplication.company_id == company.id)
+    return list(session.scalars(query))
 
 
 def voucher_share(total_cents: int, requested_cents: int | None, rules: VoucherRules) -> int:
@@ -113,9 +135,14 @@ def voucher_share(total_cents: int, requested_cents: int | None, rules: VoucherR
 
 
 def reserve(session: Session, order: Order) -> None:
-    """At payment: take the voucher part from the balance, or fail if someone else just did."""
+    """At payment: take the voucher part from the balance, or fail if someone else just did.
+    The order's user must still be an active member of the voucher's company: one removed
+    after placing the order cannot pay it with the company's vouchers."""
     if not order.voucher_cents:
         return
+    company_id = session.scalar(select(VoucherApplication.company_id).where(VoucherApplication.id == order.voucher_id))
+    if company_id is None or not may_use_vouchers_of(session, order.user_id, company_id, lock=True):
+        raise _no_such_voucher()
     taken = session.execute(
         update(VoucherApplication)
         .where(VoucherApplication.id == order.voucher_id,
@@ -125,10 +152,10 @@ def reserve(session: Session, order: Order) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
-        raise BusinessRuleViolation("The voucher balance no longer covers this order's voucher part.",
+        raise BusinessRuleViolation("创新券余额已不足以支付本订单的创新券部分。",
                                     code="voucher_balance_insufficient")
-    session.add(VoucherRedemption(voucher_id=order.voucher_id, order_id=order.id, institution_id=order.institution_id,
-                                  amount_cents=order.voucher_cents))
+    session.add(VoucherRedemption(voucher_id=order.voucher_id, order_id=order.id, spent_by_user_id=order.user_id,
+                                  institution_id=order.institution_id, amount_cents=order.voucher_cents))
     post(session, "voucher_reserve", order.id, [(VOUCHER_FUND, escrow(order.id), order.voucher_cents)])
 
 

@@ -5,13 +5,17 @@ from core.errors import Forbidden
 from core.models import Role, User
 
 
+ROLE_LABELS = {Role.enterprise: "企业用户", Role.lab_staff: "实验室人员", Role.institution_admin: "机构管理员",
+               Role.platform_admin: "平台管理员", Role.expert: "评审专家"}
+
+
 def require_role(actor: User | None, *roles: Role) -> User:
     if actor is None or not actor.active:
-        raise Forbidden("You must be signed in with an active account to do this.")
+        raise Forbidden("请使用有效的账号登录后再操作。")
     if actor.role not in roles:
-        allowed = ", ".join(r.value for r in roles)
+        allowed = "、".join(ROLE_LABELS[r] for r in roles)
         raise Forbidden(
-            f"This needs the role {allowed}; you are {actor.role.value}.",
+            f"此操作需要{allowed}身份，您当前的身份是{ROLE_LABELS[actor.role]}。",
             details={"required": [r.value for r in roles], "actual": actor.role.value},
         )
     return actor
