@@ -36,7 +36,7 @@ demo: index
 	@echo
 	@$(FLASK) iot demo > var/iot-demo.log 2>&1 & iot=$$!; \
 	$(FLASK) worker > var/worker.log 2>&1 & worker=$$!; \
-	trap 'kill $$iot $$worker 2>/dev/null; wait $$iot $$worker' EXIT INT TERM; \
+	trap 'kill $$iot $$worker 2>/dev/null; wait $$iot $$worker; $(FLASK) stop-embedded' EXIT INT TERM; \
 	HOST=$(HOST) PORT=$(PORT) $(FLASK) serve
 
 test: venv

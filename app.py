@@ -13,7 +13,7 @@ from api.middleware import Utf8QueryString
 from bot import blueprints as bot_blueprints
 from bot.cli import bot_cli
 from bot.dialogue import Dialogue
-from core.cli import catalog_cli, db_cli, users_cli
+from core.cli import catalog_cli, db_cli, stop_embedded_command, users_cli
 from core.config import Settings, load_settings
 from core.order_cli import orders_cli
 from core.db import unit_of_work
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.cli.add_command(group)
     app.cli.add_command(serve)
     app.cli.add_command(worker)
+    app.cli.add_command(stop_embedded_command)
     return app
 
 

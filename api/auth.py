@@ -100,7 +100,7 @@ def signed_in_user(session: Session) -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Sign in first: send Authorization: Bearer <token> from /api/v1/auth/login.")
+        raise Unauthorized("请先登录：请求头带上 Authorization: Bearer <token>（token 由 /api/v1/auth/login 获取）。")
     settings = current_app.extensions["platform"].settings
     return user_for_token(session, settings.secret_key, token.strip(), settings.token_ttl)
 
@@ -126,7 +126,7 @@ def demo_login():  # type: ignore[no-untyped-def]
     settings = platform.settings
     enforce(platform.redis, "login-ip", request.remote_addr or "-", settings.login_per_ip)
     if settings.wechat.get("WECHAT_MINI_APP_ID") or not settings.demo_mode:
-        raise NotFound("Demo sign-in is off: this platform signs in through WeChat.", code="demo_login_off")
+        raise NotFound("演示登录已关闭：本平台通过微信登录。", code="demo_login_off")
     body = _body(DemoLoginBody)
     with unit_of_work(current_app.extensions["platform"].session_factory) as session:
         user = demo_user(session, "demo-" + secrets.token_hex(8), body.name, body.role, body.institution)

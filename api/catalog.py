@@ -77,7 +77,7 @@ def get_instrument(code: str):  # type: ignore[no-untyped-def]
 @documented("/institutions/{code}", "get", "An institution and a page of its shared instruments", InstitutionDetail, PageParams, (400, 404))
 def get_institution(code: str):  # type: ignore[no-untyped-def]
     paging = parse_query(PageParams, request.args, {
-        "page": "page must be a whole number from 1.", "per_page": "per_page must be a whole number from 1 to 100.",
+        "page": "page 须为不小于 1 的整数。", "per_page": "per_page 须为 1 到 100 的整数。",
     })
     with unit_of_work(_sessions()) as session:
         inst, page = institution_detail(session, code, paging.page, paging.per_page)

@@ -3,12 +3,44 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
+
+
+# werkzeug's own errors (unknown route, wrong method, body too large …) said in Chinese, by status
+_HTTP_MESSAGES = {
+    400: "请求无法解析，请检查请求内容。",
+    401: "请先登录。",
+    403: "没有权限访问。",
+    404: "请求的地址不存在。",
+    405: "该地址不支持 {method} 请求。",
+    406: "无法按请求的格式返回内容。",
+    408: "请求超时，请重试。",
+    409: "请求与当前状态冲突。",
+    410: "请求的内容已不存在。",
+    411: "请求须带 Content-Length。",
+    413: "上传的内容太大。",
+    414: "请求地址太长。",
+    415: "不支持的请求内容类型。",
+    422: "请求内容无法处理。",
+    429: "请求过于频繁，请稍后再试。",
+    500: "服务器出错了，我们已记录下来，会尽快处理。",
+    501: "暂不支持该功能。",
+    502: "上游服务出错，请稍后再试。",
+    503: "服务暂时不可用，请稍后再试。",
+    504: "上游服务超时，请稍后再试。",
+}
+
+
+def _http_message(status: int) -> str:
+    template = _HTTP_MESSAGES.get(status)
+    if template is None:
+        return f"请求未能处理（HTTP {status}）。"
+    return template.format(method=request.method) if "{method}" in template else template
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):  # type: ignore[no-untyped-def]
@@ -28,9 +60,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         slug = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, slug, exc.description or exc.name or "Error")
+        return error_response(exc.code or 500, slug, _http_message(exc.code or 500))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error")
-        return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")
+        return error_response(500, "internal_error", _HTTP_MESSAGES[500])

@@ -75,7 +75,7 @@ def _out(usage: MonthUsage) -> InstrumentUsage:
             "Machine-hours per day of a month, external vs internal use and possible no-shows (lab staff, admins)",
             InstrumentUsage, UsageQuery, errors=(400, 401, 403, 404), signed_in=True)
 def get_usage(code: str):  # type: ignore[no-untyped-def]
-    query = parse_query(UsageQuery, request.args, {"month": "month must look like 2025-03."})
+    query = parse_query(UsageQuery, request.args, {"month": "month 须为年-月格式，如 2025-03。"})
     platform = current_app.extensions["platform"]
     with unit_of_work(platform.session_factory) as session:
         usage = month_usage(session, signed_in_user(session), code, query.month, platform.settings.orders.timezone)

@@ -43,7 +43,8 @@ def _staff(session: Session) -> User:
             body=ReasonBody, signed_in=True)
 def accept(number: str):  # type: ignore[no-untyped-def]
     body = _body(ReasonBody)
-    return order_action(_staff, lambda s, u, p: orders.accept(s, u, number, body.reason or None))
+    return order_action(_staff, lambda s, u, p: orders.accept(s, u, number, body.reason or None,
+                                                              p.settings.orders.timezone))
 
 
 @lab_bp.post("/orders/<number>/reject")
@@ -61,7 +62,7 @@ def step(number: str, step: str):  # type: ignore[no-untyped-def]
     if step == "no-show":
         return order_action(_staff, lambda s, u, p: orders.no_show(s, u, number, p.settings))
     if step not in STEPS:
-        raise NotFound(f"No lab action {step!r}; use {', '.join([*STEPS, 'no-show'])}.", code="unknown_action")
+        raise NotFound(f"没有实验室操作 {step!r}，可用的有：{'、'.join([*STEPS, 'no-show'])}。", code="unknown_action")
     return order_action(_staff, lambda s, u, p: orders.lab_step(s, u, number, STEPS[step]))
 
 
@@ -75,7 +76,7 @@ class ReportUpload(BaseModel):
 def upload(number: str):  # type: ignore[no-untyped-def]
     upload_file = request.files.get("file")
     if upload_file is None:
-        raise InvalidInput("Send the report as a multipart form field named 'file'.", code="file_required")
+        raise InvalidInput("请以 multipart 表单字段 'file' 上传报告。", code="file_required")
     p = platform()
     limit = p.settings.orders.report_max_bytes
     data = upload_file.stream.read(limit + 1)  # never read more than the limit into memory
@@ -101,7 +102,7 @@ def rating_reply(number: str):  # type: ignore[no-untyped-def]
 def _own_instrument(session: Session, user: User, code: str) -> Instrument:
     instrument = session.scalar(select(Instrument).where(Instrument.code == code))
     if instrument is None or (user.role != Role.platform_admin and instrument.institution_id != user.institution_id):
-        raise NotFound(f"No instrument {code!r} in your lab.", code="instrument_not_found")
+        raise NotFound(f"您的实验室没有仪器 {code}。", code="instrument_not_found")
     return instrument
 
 
@@ -125,7 +126,7 @@ def _parse_time(text: str) -> time:
     try:
         return time.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{text!r} is not a time like 09:00.", code="invalid_time") from None
+        raise InvalidInput(f"{text!r} 不是有效的时间，格式如 09:00。", code="invalid_time") from None
 
 
 @lab_bp.put("/instruments/<code>/opening-hours")

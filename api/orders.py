@@ -85,14 +85,14 @@ def start_payment(number: str):  # type: ignore[no-untyped-def]
 def sandbox_complete(out_trade_no: str):  # type: ignore[no-untyped-def]
     p = platform()
     if p.settings.payment_provider != "sandbox":
-        raise NotFound("The sandbox payment page is off: payments go through WeChat Pay.", code="sandbox_off")
+        raise NotFound("沙箱付款页已关闭：付款请通过微信支付。", code="sandbox_off")
     provider = get_provider(p.settings)
     assert isinstance(provider, SandboxProvider)
     with p.transaction() as session:
         user = signed_in_user(session)
         payment = session.scalar(select(Payment).where(Payment.out_trade_no == out_trade_no))
         if payment is None or orders.load_order_by_id(session, payment.order_id).user_id != user.id:
-            raise NotFound(f"No payment {out_trade_no}.", code="payment_not_found")
+            raise NotFound(f"没有付款记录 {out_trade_no}。", code="payment_not_found")
         body = provider.signed_notification(out_trade_no, payment.amount_cents)
         result = payments.handle_notification(session, provider, body, {}, p.settings)
         out = NotifyResult(result=result, order=order_out(orders.load_order_by_id(session, payment.order_id)))
@@ -105,7 +105,7 @@ def sandbox_complete(out_trade_no: str):  # type: ignore[no-untyped-def]
 def payment_notify(provider_name: str):  # type: ignore[no-untyped-def]
     p = platform()
     if provider_name != p.settings.payment_provider:
-        raise NotFound(f"No payment provider {provider_name!r} here.", code="provider_not_found")
+        raise NotFound(f"本平台未启用支付渠道 {provider_name!r}。", code="provider_not_found")
     provider = get_provider(p.settings)
     try:
         with p.transaction() as session:

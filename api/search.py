@@ -30,9 +30,9 @@ class SearchParams(BaseModel):
 
 
 _MESSAGES = {
-    "q": f"The search text q is required and must have 1 to {MAX_QUERY_CHARS} characters.",
-    "limit": "limit must be a whole number from 1 to 50.",
-    "max_price": "max_price must be a number of yuan, 0 or more.",
+    "q": f"请填写搜索内容 q，1 到 {MAX_QUERY_CHARS} 个字符。",
+    "limit": "limit 须为 1 到 50 的整数。",
+    "max_price": "max_price 须为不小于 0 的金额（元）。",
 }
 
 
@@ -66,7 +66,7 @@ def search():  # type: ignore[no-untyped-def]
     if unknown:
         names = ", ".join(f"{k}={getattr(params, k)!r}" for k in unknown)
         raise InvalidInput(
-            f"Unknown filter value: {names}. See details for the values that exist.",
+            f"筛选条件取值不存在：{names}。可用的取值见 details。",
             code="unknown_filter_value",
             details={"known": unknown},
         )
@@ -75,7 +75,7 @@ def search():  # type: ignore[no-untyped-def]
     statuses = live_statuses(platform.redis, [h.doc.instrument_code for h in result.hits])
     body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}
     if not result.hits:
-        body["message"] = "No listing on the platform matches this need confidently yet."
+        body["message"] = "平台上暂时没有与该需求足够匹配的检测服务。"
     return jsonify(SearchResponse.model_validate(body).model_dump(exclude_none=True))
 
 

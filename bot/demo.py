@@ -31,6 +31,6 @@ def chat_message():  # type: ignore[no-untyped-def]
     payload = request.get_json(silent=True) or {}
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
-        raise InvalidInput(f"Send {{\"text\": \"…\"}} with 1 to {MAX_MESSAGE} characters.", code="invalid_message")
+        raise InvalidInput(f"请发送 {{\"text\": \"…\"}}，内容 1 到 {MAX_MESSAGE} 个字符。", code="invalid_message")
     reply = safe_reply(current_app.extensions["dialogue"], _user_key(), text, "demo")
     return jsonify({"kind": reply.kind, "text": reply.text, "items": [asdict(i) for i in reply.items]})

@@ -37,8 +37,8 @@ def _settings() -> dict[str, str]:
     wechat = current_app.extensions["platform"].settings.wechat
     if not wechat.get("WECHAT_TOKEN"):
         raise DependencyUnavailable(
-            "The WeChat official account is not configured (set WECHAT_TOKEN, WECHAT_APP_ID and, for safe mode, "
-            "WECHAT_AES_KEY). Try the bot at /demo/chat instead.",
+            "微信公众号尚未配置（请设置 WECHAT_TOKEN、WECHAT_APP_ID，安全模式还需 WECHAT_AES_KEY）。"
+            "可先在 /demo/chat 试用机器人。",
             code="wechat_not_configured",
         )
     return dict(wechat)
@@ -49,7 +49,7 @@ def _check(token: str) -> None:
     try:
         check_signature(token, args.get("signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
     except InvalidSignatureException:
-        raise Forbidden("The WeChat signature does not match.", code="bad_signature") from None
+        raise Forbidden("微信签名校验不通过。", code="bad_signature") from None
 
 
 @wechat_bp.get("/wechat")
@@ -66,12 +66,12 @@ def receive():  # type: ignore[no-untyped-def]
     body = request.get_data()
     if args.get("encrypt_type") == "aes":
         if not cfg.get("WECHAT_AES_KEY"):
-            raise Forbidden("Safe-mode message but no WECHAT_AES_KEY is configured.", code="bad_signature")
+            raise Forbidden("收到安全模式消息，但未配置 WECHAT_AES_KEY。", code="bad_signature")
         crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg.get("WECHAT_APP_ID", ""))
         try:
             body = crypto.decrypt_message(body, args.get("msg_signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
         except (InvalidSignatureException, InvalidAppIdException):
-            raise Forbidden("The WeChat message signature does not match.", code="bad_signature") from None
+            raise Forbidden("微信消息签名校验不通过。", code="bad_signature") from None
     else:
         _check(cfg["WECHAT_TOKEN"])
     message = parse_message(body)

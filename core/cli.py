@@ -7,14 +7,15 @@ from typing import Callable
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from core.db import unit_of_work
 from core.errors import AppError
 from core.models import OnboardingStatus, Role
 from core.platform import Platform
+from core.redis_conn import stop_embedded
 from core.services.people.authz import command_line_actor
-from core.services.catalog.admin import set_institution_status, set_service_active
+from core.services.catalog.admin import PAYEE_TYPES, set_institution_payee, set_institution_status, set_service_active
 from core.services.catalog.exporter import export_catalog
 from core.services.catalog.importer import import_catalog
 from core.services.people.users import create_admin, create_staff
@@ -142,8 +143,9 @@ def catalog_import(file: Path, strict: bool, dry_run: bool) -> None:
     click.echo(f"{prefix}: {report.summary()}")
     if not dry_run and not (strict and report.rejected) and report.changed_services:
         after_catalog_change()
-    if report.rejected:
-        sys.exit(2 if strict else 0)
+    if report.rejected and (strict or len(report.rejected) >= report.lines):
+        # strict mode, or a file of which nothing could be used: the caller's script must see it failed
+        sys.exit(2)
 
 
 @catalog_cli.command("export")
@@ -199,3 +201,29 @@ def catalog_institution_status(institution_code: str, status: str) -> None:
         fail(exc)
     click.echo(f"Institution {institution_code} is now {status}.")
     after_catalog_change()
+
+
+@catalog_cli.command("institution-payee")
+@click.argument("institution_code")
+@click.argument("payee_type", type=click.Choice(PAYEE_TYPES))
+@click.argument("account")
+@click.argument("name", default="")
+def catalog_institution_payee(institution_code: str, payee_type: str, account: str, name: str) -> None:
+    """Set where WeChat Pay profit sharing sends a lab's part (its merchant id and registered name)."""
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            set_institution_payee(session, command_line_actor(), institution_code, payee_type, account, name)
+    except AppError as exc:
+        fail(exc)
+    click.echo(f"Institution {institution_code}: profit sharing goes to {payee_type} {account}.")
+
+
+@click.command("stop-embedded")
+@with_appcontext
+def stop_embedded_command() -> None:
+    """Stop the embedded Redis server of DATA_DIR (when REDIS_URL is unset); `make demo` runs it on exit."""
+    settings = platform().settings
+    if stop_embedded(settings):
+        click.echo(f"Embedded Redis of {settings.data_dir} stopped.")
+    else:
+        click.echo("No embedded Redis to stop (REDIS_URL is set, or none was started here).")

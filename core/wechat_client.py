@@ -30,7 +30,7 @@ def _client(settings: Settings, conn: redis.Redis, app_id_key: str, secret_key: 
     cfg = settings.wechat
     if not (cfg.get(app_id_key) and cfg.get(secret_key)):
         raise DependencyUnavailable(
-            f"This needs {app_id_key} and {secret_key} to be configured.", code="wechat_not_configured"
+            f"此功能需要配置 {app_id_key} 和 {secret_key}。", code="wechat_not_configured"
         )
     client = _Client(cfg[app_id_key], cfg[secret_key], session=RedisStorage(conn, prefix=f"wechat:{app_id_key}"), timeout=10)
     client.API_BASE_URL = base
@@ -50,10 +50,10 @@ def code_to_session(settings: Settings, conn: redis.Redis, js_code: str) -> dict
         return client.wxa.code_to_session(js_code)
     except WeChatClientException as exc:
         if exc.errcode is None:  # no answer at all, not a refusal
-            raise DependencyUnavailable("WeChat could not be reached; try again shortly.", code="wechat_unreachable") from exc
-        raise Unauthorized(f"WeChat did not accept the login code ({exc.errcode}: {exc.errmsg}).", code="bad_login_code") from exc
+            raise DependencyUnavailable("暂时无法连接微信，请稍后再试。", code="wechat_unreachable") from exc
+        raise Unauthorized(f"微信未接受该登录 code（{exc.errcode}：{exc.errmsg}）。", code="bad_login_code") from exc
     except requests.RequestException as exc:
-        raise DependencyUnavailable("WeChat could not be reached; try again shortly.", code="wechat_unreachable") from exc
+        raise DependencyUnavailable("暂时无法连接微信，请稍后再试。", code="wechat_unreachable") from exc
 
 
 def send_subscribe_message(settings: Settings, conn: redis.Redis, openid: str, title: str, body: str,
@@ -62,11 +62,11 @@ def send_subscribe_message(settings: Settings, conn: redis.Redis, openid: str, t
     Raises DependencyUnavailable when WeChat cannot be reached or refuses, so the job retries."""
     template = settings.wechat.get("WECHAT_SUBSCRIBE_TEMPLATE_ID")
     if not template:
-        raise DependencyUnavailable("WECHAT_SUBSCRIBE_TEMPLATE_ID is not set.", code="wechat_not_configured")
+        raise DependencyUnavailable("未设置 WECHAT_SUBSCRIBE_TEMPLATE_ID。", code="wechat_not_configured")
     client = _client(settings, conn, "WECHAT_MINI_APP_ID", "WECHAT_MINI_APP_SECRET", settings.wechat_api_base)
     client.wxa.API_BASE_URL = settings.wechat_api_base
     data = {"thing1": {"value": title[:20]}, "thing2": {"value": body[:20]}}
     try:
         client.wxa.send_subscribe_message(openid, template, data, page)
     except (WeChatClientException, requests.RequestException) as exc:
-        raise DependencyUnavailable(f"WeChat did not take the message: {exc}", code="wechat_send_failed") from exc
+        raise DependencyUnavailable(f"微信未接收该消息：{exc}", code="wechat_send_failed") from exc

@@ -32,7 +32,7 @@ def broker_address(settings: Settings) -> BrokerAddress:
         return BrokerAddress("127.0.0.1", settings.iot.embedded_port, embedded=True)
     url = urlsplit(settings.mqtt_url)
     if url.scheme not in ("mqtt", "tcp") or not url.hostname:
-        raise DependencyUnavailable(f"MQTT_URL must look like mqtt://host:1883, not {settings.mqtt_url!r}.",
+        raise DependencyUnavailable(f"MQTT_URL 须形如 mqtt://host:1883，当前为 {settings.mqtt_url!r}。",
                                     code="mqtt_url_invalid")
     return BrokerAddress(url.hostname, url.port or 1883, url.username, url.password)
 
@@ -83,10 +83,10 @@ class EmbeddedBroker:
         self._thread = threading.Thread(target=run, name=f"mqtt-broker-{self.port}", daemon=True)
         self._thread.start()
         if not ready.wait(timeout):
-            raise DependencyUnavailable(f"The embedded MQTT broker did not start on port {self.port}.",
+            raise DependencyUnavailable(f"内置 MQTT 服务未能在端口 {self.port} 上启动。",
                                         code="mqtt_unavailable")
         if failure:
-            raise DependencyUnavailable(f"The embedded MQTT broker could not listen on {self.host}:{self.port}: "
+            raise DependencyUnavailable(f"内置 MQTT 服务无法监听 {self.host}:{self.port}："
                                         f"{failure[0]}", code="mqtt_unavailable")
         log.info("embedded MQTT broker on %s:%d", self.host, self.port)
         return self

@@ -56,8 +56,8 @@ class SentenceTransformerEncoder:
             self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise DependencyUnavailable(
-                f"The search model {name_or_path!r} could not be loaded from local files: {exc}. "
-                "Set SEARCH_MODEL to a local sentence-transformers directory or to 'use-multilingual'.",
+                f"无法从本地文件加载搜索模型 {name_or_path!r}：{exc}。"
+                "请把 SEARCH_MODEL 设为本地的 sentence-transformers 模型目录，或设为 'use-multilingual'。",
                 code="search_model_unavailable",
             ) from exc
         self.dim = int(self._model.get_embedding_dimension())

@@ -25,7 +25,7 @@ from search_index.text import words as text_words
 
 log = logging.getLogger(__name__)
 
-REBUILD_HINT = "Run `flask search reindex` to build it."
+REBUILD_HINT = "请运行 `flask search reindex` 建立索引。"
 SYNONYM_REFRESH_SECONDS = 5.0
 MAX_QUERY_CHARS = 500
 
@@ -154,7 +154,7 @@ class SearchEngine:
             manifest = self.store.current_manifest()
             if manifest.model != self.encoder.name:
                 raise IndexCorrupt(
-                    f"the index was built with the model {manifest.model!r} but SEARCH_MODEL is {self.encoder.name!r}"
+                    f"索引由模型 {manifest.model!r} 建立，但 SEARCH_MODEL 为 {self.encoder.name!r}"
                 )
             segments = [
                 self._segment_cache.get(seg_id) or Segment.load(self.store.segments_dir, seg_id)
@@ -162,7 +162,7 @@ class SearchEngine:
             ]
         except IndexMissing:
             raise DependencyUnavailable(
-                f"The search index has not been built yet. {REBUILD_HINT}", code="search_index_missing"
+                f"搜索索引尚未建立。{REBUILD_HINT}", code="search_index_missing"
             ) from None
         except IndexCorrupt as exc:
             if self._loaded is not None:
@@ -171,7 +171,7 @@ class SearchEngine:
                 self._stamp = stamp
                 return
             raise DependencyUnavailable(
-                f"The search index cannot be read ({exc}). {REBUILD_HINT}", code="search_index_corrupt"
+                f"搜索索引无法读取（{exc}）。{REBUILD_HINT}", code="search_index_corrupt"
             ) from None
         self._segment_cache = {s.seg_id: s for s in segments}
         self._loaded = LoadedIndex.build(manifest, segments, self.tuning)
@@ -214,9 +214,9 @@ class SearchEngine:
         self, query: str, limit: int = 10, filters: SearchFilters | None = None, tuning: Tuning | None = None
     ) -> SearchResult:
         if not query or not query.strip():
-            raise InvalidInput("Say what you need tested: the search text is empty.", code="invalid_query")
+            raise InvalidInput("请说明您要检测什么：搜索内容为空。", code="invalid_query")
         if len(query) > MAX_QUERY_CHARS:
-            raise InvalidInput(f"The search text is longer than {MAX_QUERY_CHARS} characters.", code="invalid_query")
+            raise InvalidInput(f"搜索内容超过 {MAX_QUERY_CHARS} 个字符。", code="invalid_query")
         tuning = tuning or self.tuning
         filters = filters or SearchFilters()
         loaded = self.index()

@@ -200,7 +200,7 @@ class Segment:
             checksums = json.loads((path / "checksums.json").read_text("utf-8"))
             for name in _FILES:
                 if _sha256(path / name) != checksums[name]:
-                    raise IndexCorrupt(f"segment {seg_id}: {name} does not match its checksum")
+                    raise IndexCorrupt(f"索引段 {seg_id}：{name} 与其校验和（checksum）不符")
             with (path / "docs.jsonl").open("rb") as fh:
                 blob: bytes | mmap.mmap = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if fh.seek(0, 2) else b""
             meta = json.loads((path / "vocab.json").read_text("utf-8"))
@@ -226,8 +226,8 @@ class Segment:
         except IndexCorrupt:
             raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            raise IndexCorrupt(f"segment {seg_id} cannot be read: {exc}") from exc
+            raise IndexCorrupt(f"索引段 {seg_id} 无法读取：{exc}") from exc
         n = len(segment)
         if not (len(segment.offsets) == n + 1 == segment.tf.shape[0] + 1 == segment.vectors.shape[0] + 1 == segment.vindex.ntotal + 1):
-            raise IndexCorrupt(f"segment {seg_id}: documents, terms and vectors disagree in count")
+            raise IndexCorrupt(f"索引段 {seg_id}：文档、词项与向量的数量不一致")
         return segment

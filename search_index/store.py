@@ -84,9 +84,9 @@ class IndexStore:
         try:
             manifest = Manifest(**json.loads(path.read_text("utf-8")))
         except (OSError, ValueError, TypeError) as exc:
-            raise IndexCorrupt(f"manifest of version {version!r} cannot be read: {exc}") from exc
+            raise IndexCorrupt(f"索引版本 {version!r} 的清单无法读取：{exc}") from exc
         if manifest.format != INDEX_FORMAT:
-            raise IndexCorrupt(f"version {version!r} is in index format {manifest.format}; this release reads format {INDEX_FORMAT}")
+            raise IndexCorrupt(f"索引版本 {version!r} 为索引格式 {manifest.format}，当前版本只能读取索引格式 {INDEX_FORMAT}")
         return manifest
 
     def new_version_name(self) -> str:

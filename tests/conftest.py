@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from core.config import load_settings
+from core.redis_conn import stop_embedded
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -77,6 +78,12 @@ class CliResult:
         return self.stdout + self.stderr
 
 
+def stop_app(application: Flask) -> None:
+    """Close an app and stop the embedded Redis it used: a test leaves no server behind."""
+    application.extensions["platform"].close()
+    stop_embedded(application.extensions["platform"].settings)
+
+
 @pytest.fixture
 def app_factory() -> Iterator[Callable[..., Flask]]:
     """build_app for tests that need more than one app; all are closed afterwards."""
@@ -88,7 +95,7 @@ def app_factory() -> Iterator[Callable[..., Flask]]:
 
     yield make
     for application in built:
-        application.extensions["platform"].close()
+        stop_app(application)
 
 
 @pytest.fixture
@@ -118,7 +125,7 @@ def shared_catalog_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fla
     """Like catalog_app but built once per module, for tests that only read."""
     application = build_catalog_app(tmp_path_factory.mktemp("shared"))
     yield application
-    application.extensions["platform"].close()
+    stop_app(application)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from core.models._types import utcnow
 from core.queue import AUTO_CONFIRM_JOB, CLOSE_CAMPAIGN_JOB, EXPIRE_ORDER_JOB, defer
 from core.services.orders import group_buy
 from core.services.orders import lifecycle as orders
-from core.services.people.notifications import notify
+from core.services.people.notifications import notify, shown_time
 from search_index.builder import sync_changes
 from workers.outbox import current_attempt, purge_done
 from workers.runtime import current
@@ -72,7 +72,7 @@ def send_notification(notification_id: int) -> str:
         note.attempts += 1
         note.wechat_status, note.last_error = outcome, error
     if error is not None:
-        raise DependencyUnavailable(f"notification {notification_id}: {error}")
+        raise DependencyUnavailable(f"通知 {notification_id} 未能推送到微信：{error}")
     return outcome
 
 
@@ -99,7 +99,8 @@ def remind_before_auto_confirm(order_id: int) -> bool:
         if already:
             return False
         notify(session, order.user_id, "confirm_reminder", "报告即将自动确认",
-               f"订单 {order.number} 的报告将于 {order.auto_confirm_at:%Y-%m-%d %H:%M} 自动确认并结算，如有异议请尽快提出。",
+               f"订单 {order.number} 的报告将于 {shown_time(order.auto_confirm_at, platform.settings.orders.timezone)} "
+               "自动确认并结算，如有异议请尽快提出。",
                order.id)
         return True
 

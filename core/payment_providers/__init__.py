@@ -20,7 +20,7 @@ def get_provider(settings: Settings, name: str | None = None) -> PaymentProvider
         from core.payment_providers.wechatpay_v3 import WeChatPayV3Provider
 
         return WeChatPayV3Provider.from_settings(settings)
-    raise DependencyUnavailable(f"Unknown PAYMENT_PROVIDER {name!r}: use sandbox, wechatpay or wechatpay_v3.",
+    raise DependencyUnavailable(f"未知的 PAYMENT_PROVIDER {name!r}：可选 sandbox、wechatpay 或 wechatpay_v3。",
                                 code="payment_provider")
 
 

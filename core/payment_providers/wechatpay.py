@@ -42,11 +42,11 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, WeChatPayException):
         parts = [str(p) for p in (exc.return_msg, exc.errcode, exc.errmsg) if p]
         if parts:
-            return "WeChat Pay said " + "; ".join(parts)
+            return "微信支付返回：" + "；".join(parts)
         status = getattr(exc.response, "status_code", None)
-        return f"WeChat Pay answered HTTP {status}" if status else "WeChat Pay gave no usable answer"
+        return f"微信支付返回 HTTP {status}" if status else "微信支付没有给出可用的应答"
     if isinstance(exc, requests.RequestException):
-        return f"could not reach WeChat Pay ({type(exc).__name__})"
+        return f"无法连接微信支付（{type(exc).__name__}）"
     return f"{type(exc).__name__}: {exc}"  # e.g. the merchant certificate file cannot be read
 
 
@@ -78,7 +78,7 @@ class WeChatPayProvider:
             missing.append("WECHATPAY_APP_ID (or WECHAT_MINI_APP_ID)")
         if missing:
             raise DependencyUnavailable(
-                "WeChat Pay is not configured: set " + ", ".join(missing) + ".",
+                "微信支付尚未配置，请设置 " + "、".join(k.replace(" (or ", "（或 ").replace(")", "）") for k in missing) + "。",
                 code="wechatpay_not_configured", details={"missing": missing})
         cert, key = pay.get("WECHATPAY_MCH_CERT"), pay.get("WECHATPAY_MCH_KEY")
         client = WeChatPay(appid=appid, api_key=pay["WECHATPAY_API_KEY"], mch_id=pay["WECHATPAY_MCH_ID"],
@@ -95,34 +95,34 @@ class WeChatPayProvider:
             if exc.errcode and exc.errcode not in _RETRYABLE:
                 raise BusinessRuleViolation(f"微信支付拒绝了{what}：{_describe(exc)}。", code="wechatpay_refused",
                                             details={"err_code": exc.errcode}) from exc
-            raise DependencyUnavailable(f"WeChat Pay {what} failed: {_describe(exc)}.", code="wechatpay_unavailable") from exc
+            raise DependencyUnavailable(f"微信支付{what}失败：{_describe(exc)}。", code="wechatpay_unavailable") from exc
         except (requests.RequestException, OSError) as exc:
             hint = ""
-            if what == "refund" and not self._certificate_configured:
+            if what == "退款" and not self._certificate_configured:
                 # refunds go to secapi/, which demands the merchant's client certificate
-                hint = " Refunds need WECHATPAY_MCH_CERT and WECHATPAY_MCH_KEY."
-            raise DependencyUnavailable(f"WeChat Pay {what} failed: {_describe(exc)}.{hint}",
+                hint = "退款需要配置 WECHATPAY_MCH_CERT 和 WECHATPAY_MCH_KEY。"
+            raise DependencyUnavailable(f"微信支付{what}失败：{_describe(exc)}。{hint}",
                                         code="wechatpay_unavailable") from exc
         # wechatpy hands back the raw text when the answer is not XML
         if not isinstance(result, dict):
-            raise DependencyUnavailable(f"WeChat Pay {what} answered something that is not XML.",
+            raise DependencyUnavailable(f"微信支付{what}的应答不是 XML。",
                                         code="wechatpay_unavailable")
         # wechatpy checks return/result codes but not the answer's signature; a forged
         # prepay_id would only fail later in the user's hands, so check it here
         if not self._client.check_signature(dict(result)):
-            raise DependencyUnavailable(f"WeChat Pay {what} answer has a bad signature.",
+            raise DependencyUnavailable(f"微信支付{what}的应答签名不正确。",
                                         code="wechatpay_unavailable")
         return result
 
     def start(self, request: PayRequest) -> dict[str, Any]:
         if not request.openid:
-            raise BusinessRuleViolation("WeChat Pay needs the payer's WeChat openid: sign in through the mini-program.",
+            raise BusinessRuleViolation("微信支付需要付款人的微信 openid：请通过小程序登录后付款。",
                                         code="wechat_openid_required")
         if request.amount_cents <= 0:
-            raise BusinessRuleViolation("There is nothing to pay with WeChat Pay for this order.",
+            raise BusinessRuleViolation("该订单没有需要通过微信支付的金额。",
                                         code="nothing_to_pay")
         order = self._call(
-            "unified order", self._client.order.create,
+            "统一下单", self._client.order.create,
             trade_type="JSAPI", body=_truncate_utf8(request.description, _BODY_MAX_BYTES) or request.out_trade_no,
             total_fee=request.amount_cents, notify_url=self._notify_url, user_id=request.openid,
             out_trade_no=request.out_trade_no,
@@ -130,7 +130,7 @@ class WeChatPayProvider:
             client_ip=request.client_ip or "127.0.0.1")
         prepay_id = order.get("prepay_id")
         if not prepay_id:
-            raise DependencyUnavailable("WeChat Pay unified order answered no prepay_id.", code="wechatpay_unavailable")
+            raise DependencyUnavailable("微信支付统一下单没有返回 prepay_id。", code="wechatpay_unavailable")
         return {"provider": self.name, "out_trade_no": request.out_trade_no,
                 "jsapi": self._client.jsapi.get_jsapi_params(prepay_id)}
 
@@ -139,20 +139,20 @@ class WeChatPayProvider:
             data = self._client.parse_payment_result(body)
         except InvalidSignatureException:
             # wechatpy says the same for unparsable XML; either way it is not WeChat's word
-            raise InvalidNotification("The WeChat Pay notification's signature does not match.",
+            raise InvalidNotification("微信支付通知的签名不符。",
                                       code="bad_signature") from None
         except (ValueError, TypeError, AttributeError, KeyError):
-            raise InvalidNotification("The body is not a WeChat Pay notification.") from None
+            raise InvalidNotification("请求内容不是微信支付通知。") from None
         if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
-            raise InvalidNotification("The WeChat Pay notification does not report a successful payment.",
+            raise InvalidNotification("微信支付通知未表明付款成功。",
                                       code="payment_not_successful")
         # signed with our key yet for another merchant or app: not a payment to us
         if data.get("mch_id") != self._client.mch_id or data.get("appid") != self._client.appid:
-            raise InvalidNotification("The WeChat Pay notification is for another merchant.", code="wrong_merchant")
+            raise InvalidNotification("该微信支付通知属于其他商户。", code="wrong_merchant")
         try:
             return PaymentNotice(str(data["out_trade_no"]), str(data["transaction_id"]), int(data["total_fee"]))
         except (KeyError, TypeError, ValueError):
-            raise InvalidNotification("The WeChat Pay notification lacks the order, transaction or amount.") from None
+            raise InvalidNotification("微信支付通知缺少订单号、交易号或金额。") from None
 
     def acknowledgement(self, ok: bool, message: str = "") -> tuple[bytes, str, int]:
         # anything but SUCCESS makes WeChat retry the notification later; v2 reads the XML, not the status
@@ -163,20 +163,20 @@ class WeChatPayProvider:
     def refund(self, request: RefundRequest) -> RefundState:
         # WeChat refunds a given out_refund_no once, so a retried job cannot pay back twice;
         # an accepted refund is still under way until a query says SUCCESS
-        answer = self._call("refund", self._client.refund.apply, total_fee=request.total_cents,
+        answer = self._call("退款", self._client.refund.apply, total_fee=request.total_cents,
                             refund_fee=request.refund_cents, out_refund_no=request.out_refund_no,
                             out_trade_no=request.out_trade_no)
         return RefundState(request.out_refund_no, REFUND_PROCESSING, answer.get("refund_id"), request.refund_cents)
 
     def query_refund(self, out_refund_no: str) -> RefundState:
-        answer = self._call("refund query", self._client.refund.query, out_refund_no=out_refund_no)
+        answer = self._call("退款查询", self._client.refund.query, out_refund_no=out_refund_no)
         status = _REFUND_STATES.get(str(answer.get("refund_status_0")), REFUND_PROCESSING)
         fee = answer.get("refund_fee_0")
         return RefundState(out_refund_no, status, answer.get("refund_id_0"), int(fee) if fee else None,
                            "" if status != REFUND_FAILED else f"退款状态 {answer.get('refund_status_0')}")
 
     def query_payment(self, out_trade_no: str) -> PaymentState:
-        answer = self._call("order query", self._client.order.query, out_trade_no=out_trade_no)
+        answer = self._call("订单查询", self._client.order.query, out_trade_no=out_trade_no)
         status = _TRADE_STATES.get(str(answer.get("trade_state")), PAYMENT_PENDING)
         fee = answer.get("total_fee")
         return PaymentState(out_trade_no, status, answer.get("transaction_id"), int(fee) if fee else None)

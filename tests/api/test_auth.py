@@ -5,7 +5,7 @@ from typing import Iterator
 import pytest
 from flask import Flask
 
-from tests.conftest import build_app
+from tests.conftest import build_app, stop_app
 from tests.fake_wechat import FakeWeChat
 
 VALID_CODE = "91350100M000100Y43"
@@ -16,7 +16,7 @@ def mini_app(tmp_path, fake_wechat: str) -> Iterator[Flask]:  # type: ignore[no-
     app = build_app(tmp_path, WECHAT_MINI_APP_ID="wxmini", WECHAT_MINI_APP_SECRET="s3cret",
                     WECHAT_API_BASE_URL=fake_wechat, TOKEN_TTL_SECONDS="1")
     yield app
-    app.extensions["platform"].close()
+    stop_app(app)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -76,7 +76,7 @@ def test_without_mini_program_settings_login_says_what_is_missing(tmp_path) -> N
         assert resp.status_code == 503 and "WECHAT_MINI_APP_ID" in resp.get_json()["error"]["message"]
         assert app.test_client().post("/api/v1/auth/demo-login", json={}).status_code == 404
     finally:
-        app.extensions["platform"].close()
+        stop_app(app)
 
 
 def test_wechat_unreachable_is_a_503_not_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -91,4 +91,4 @@ def test_wechat_unreachable_is_a_503_not_a_crash(tmp_path) -> None:  # type: ign
         resp = app.test_client().post("/api/v1/auth/login", json={"code": "abc"})
         assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "wechat_unreachable"
     finally:
-        app.extensions["platform"].close()
+        stop_app(app)

@@ -4,7 +4,7 @@ from typing import Iterator
 import pytest
 from flask import Flask
 
-from tests.conftest import build_catalog_app
+from tests.conftest import build_catalog_app, stop_app
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def limited_app(tmp_path) -> Iterator[Flask]:  # type: ignore[no-untyped-def]
     for key in conn.scan_iter("ratelimit:*"):  # counters other tests left in a shared Redis
         conn.delete(key)
     yield app
-    app.extensions["platform"].close()
+    stop_app(app)
 
 
 def _search(app: Flask, ip: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -46,7 +46,7 @@ def test_live_status_comes_from_redis(shared_catalog_app: Flask) -> None:
 
 def test_no_confident_match_is_an_empty_list_with_a_message(shared_catalog_app: Flask) -> None:
     body = _get(shared_catalog_app, q="帮我修一下空调").get_json()
-    assert body["items"] == [] and "No listing" in body["message"]
+    assert body["items"] == [] and "没有与该需求足够匹配" in body["message"]
 
 
 @pytest.mark.parametrize(

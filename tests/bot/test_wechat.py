@@ -8,7 +8,7 @@ import xmltodict
 from flask import Flask
 from wechatpy.crypto import WeChatCrypto
 
-from tests.conftest import build_catalog_app
+from tests.conftest import build_catalog_app, stop_app
 
 TOKEN = "platformtoken"
 APP_ID = "wx1234567890abcdef"
@@ -44,7 +44,7 @@ def _reply_content(xml: str) -> str:
 def wechat_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = build_catalog_app(tmp_path_factory.mktemp("wechat"), WECHAT_TOKEN=TOKEN, WECHAT_APP_ID=APP_ID, WECHAT_AES_KEY=AES_KEY)
     yield app
-    app.extensions["platform"].close()
+    stop_app(app)
 
 
 def test_server_verification(wechat_app: Flask) -> None:

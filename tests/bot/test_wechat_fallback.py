@@ -10,7 +10,7 @@ from rq import Queue
 
 from core.queue import NOTIFICATIONS_QUEUE
 from tests.bot.test_wechat import TOKEN, _query, _text
-from tests.conftest import build_catalog_app, cli
+from tests.conftest import build_catalog_app, cli, stop_app
 from tests.fake_wechat import FakeWeChat
 
 
@@ -20,7 +20,7 @@ def slow_app(tmp_path, fake_wechat: str) -> Iterator[Flask]:  # type: ignore[no-
     app = build_catalog_app(tmp_path, WECHAT_TOKEN=TOKEN, WECHAT_APP_ID="wxapp", WECHAT_APP_SECRET="secret",
                             WECHAT_API_BASE_URL=fake_wechat, BOT_REPLY_DEADLINE_SECONDS="0")
     yield app
-    app.extensions["platform"].close()
+    stop_app(app)
 
 
 def test_a_late_answer_is_pushed_by_a_worker(slow_app: Flask) -> None:

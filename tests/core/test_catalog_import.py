@@ -61,6 +61,12 @@ def test_bad_lines_are_reported_by_number_and_nothing_of_them_is_written(app: Fl
         assert s.scalar(select(Institution).where(Institution.code == "Y")) is None
 
 
+def test_a_file_of_which_every_line_is_rejected_fails(app: Flask, write_lines: Callable[..., Path]) -> None:
+    result = cli(app, "catalog", "import", str(write_lines("{not json", _line("BAD", price=-1), "[1, 2]")))
+    assert result.exit_code == 2  # a script running the import must see that nothing went in
+    assert "3 rejected" in result.stdout and _count(app, Service) == 0
+
+
 def test_strict_mode_writes_nothing_when_a_line_is_bad(app: Flask, write_lines: Callable[..., Path]) -> None:
     path = write_lines(_line("OK-1"), _line("BAD", price=-1))
     result = cli(app, "catalog", "import", "--strict", str(path))

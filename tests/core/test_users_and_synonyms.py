@@ -14,9 +14,9 @@ def test_create_admin_and_refuse_a_duplicate(app: Flask) -> None:
     ok = runner.invoke(args=["users", "create-admin", "alice", "--password", "s3cret-pass"])
     assert ok.exit_code == 0 and "Created platform admin 'alice'" in ok.output
     again = runner.invoke(args=["users", "create-admin", "alice", "--password", "s3cret-pass"])
-    assert again.exit_code == 1 and "already exists" in again.output
+    assert again.exit_code == 1 and "用户名 'alice' 已被使用" in again.output
     short = runner.invoke(args=["users", "create-admin", "bob", "--password", "short"])
-    assert short.exit_code == 1 and "at least 8 characters" in short.output
+    assert short.exit_code == 1 and "密码至少 8 个字符" in short.output
     with unit_of_work(app.extensions["platform"].session_factory) as s:
         alice = s.scalar(select(User).where(User.username == "alice"))
         assert alice.role == Role.platform_admin and alice.password_hash != "s3cret-pass"
@@ -39,7 +39,7 @@ def test_synonym_commands_set_list_remove(app: Flask, tmp_path) -> None:  # type
     assert '"term": "塑化剂", "expansions": ["邻苯二甲酸酯", "DEHP"]' in listing
     assert cli(app, "search", "synonyms", "remove", "塑化剂").exit_code == 0
     missing = cli(app, "search", "synonyms", "remove", "塑化剂")
-    assert missing.exit_code == 1 and "No synonym" in missing.stderr
+    assert missing.exit_code == 1 and "没有同义词" in missing.stderr
 
     bad = tmp_path / "syn.jsonl"
     bad.write_text('{"term": "甲荃醛", "expansions": ["甲醛"]}\n{"term": "", "expansions": ["x"]}\nnope\n', "utf-8")

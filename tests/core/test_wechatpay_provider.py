@@ -177,6 +177,6 @@ def test_wechat_unreachable_is_a_503(tmp_path: Path) -> None:
     provider = _provider(tmp_path, f"http://127.0.0.1:{port}/")
     with pytest.raises(DependencyUnavailable) as err:
         provider.start(_pay())
-    assert "could not reach WeChat Pay" in err.value.message
+    assert "无法连接微信支付" in err.value.message
     with pytest.raises(DependencyUnavailable):
         provider.refund(RefundRequest("ORD-1001", "RF-1", 30000, 100))

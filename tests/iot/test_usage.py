@@ -14,7 +14,7 @@ from core.models import DeliveryMode, Instrument, Order, OrderStatus, OrderUsage
 from core.services.people.auth import issue_token
 from core.services.usage.states import StateChange, record_state_changes
 from core.services.people.users import create_admin, create_staff
-from tests.conftest import MINI_CATALOG, cli
+from tests.conftest import MINI_CATALOG, cli, stop_app
 
 HPLC = "T-CQ-FOOD-0001"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -61,7 +61,7 @@ def usage_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
         create_staff(session, "cq-lab", "password-1", "T-CQ-FOOD")
         create_staff(session, "hz-lab", "password-1", "T-HZ-ATC")
     yield app
-    app.extensions["platform"].close()
+    stop_app(app)
 
 
 def test_hours_per_state_per_day_and_month(usage_app: Flask) -> None:
@@ -129,6 +129,6 @@ def test_admin_overrides_thresholds_and_clears_them(usage_app: Flask) -> None:
     set_ = cli(usage_app, "iot", "thresholds", HPLC, "--off-below", "0.3", "--on-above", "1.5", "--hysteresis", "1.1")
     assert set_.exit_code == 0 and "in force: off < 0.3 A, on > 1.5 A, hysteresis x1.10 (override)" in set_.stdout
     wrong = cli(usage_app, "iot", "thresholds", HPLC, "--off-below", "2", "--on-above", "1")
-    assert wrong.exit_code == 1 and "0 < off-below < on-above" in wrong.stderr
+    assert wrong.exit_code == 1 and "0 < 关机阈值 < 运行阈值" in wrong.stderr
     cleared = cli(usage_app, "iot", "thresholds", HPLC, "--clear")
     assert "(override)" not in cleared.stdout and "(default)" in cleared.stdout

@@ -88,3 +88,12 @@ def test_every_time_the_json_api_sends_carries_its_offset(market: Market) -> Non
     assert len(seen) > 10
     naive = [(path, text) for path, text in seen if not re.search(r"(Z|[+-]\d{2}:\d{2})$", text)]
     assert naive == []
+
+
+def test_notifications_show_times_in_the_platform_time_zone(market: Market) -> None:
+    start = next_weekday_at(10)  # 10:00 in Shanghai is 02:00 UTC
+    number = _visit(market, start).get_json()["number"]
+    market.pay(number)
+    assert market.post(f"/lab/orders/{number}/accept", market.food_lab).status_code == 200
+    body = market.get("/me/notifications", market.customer).get_json()["items"][0]["body"]
+    assert f"{start:%Y-%m-%d} 10:00" in body and "UTC" not in body

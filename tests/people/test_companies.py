@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from core.config import load_settings
 from core.models import VoucherRedemption
+from tests.conftest import stop_app
 from tests.orders.conftest import CREDIT_CODE, OTHER_CREDIT_CODE, Market, market, market_factory  # noqa: F401
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -278,8 +279,20 @@ def test_old_voucher_applications_get_an_unverified_company_that_nobody_can_spen
             links = conn.execute(text("SELECT company_id FROM voucher_applications ORDER BY id")).scalars().all()
             members = conn.execute(text("SELECT count(*) FROM company_members")).scalar()
     finally:
-        application.extensions["platform"].close()
+        stop_app(application)
     assert [(c.credit_code, c.name, c.status) for c in companies] == [
         (CREDIT_CODE, "新名", "unverified"), (OTHER_CREDIT_CODE, "别家", "unverified")]
     assert links == [companies[0].id, companies[0].id, companies[1].id] and members == 0
 
+
+
+def test_a_member_removed_between_two_payment_attempts_cannot_try_again(market: Market) -> None:
+    voucher = market.voucher(amount=1000)
+    colleague, member_id = join_and_approve(market)
+    number = market.order(colleague, samples=1, voucher_id=voucher)["number"]
+    assert market.post(f"/orders/{number}/payment", colleague).status_code == 200  # voucher part reserved
+    assert market.post(f"/me/company/members/{member_id}/remove", market.customer).status_code == 200
+    retry = market.post(f"/orders/{number}/payment", colleague)
+    assert retry.status_code == 404 and error_code(retry) == "voucher_not_found"
+    assert market.get(f"/orders/{number}", colleague).get_json()["status"] == "awaiting_payment"
+    market.assert_books_balance()

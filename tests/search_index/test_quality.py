@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from search_index.evaluation import evaluate, read_queries
-from tests.conftest import DATA, ROOT, SYNONYMS, build_app, cli
+from tests.conftest import DATA, ROOT, SYNONYMS, build_app, cli, stop_app
 
 DEMO_CATALOG = ROOT / "data" / "demo_catalog.jsonl"
 DEV_SET = DATA / "search_dev.jsonl"
@@ -22,7 +22,7 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     assert imported.exit_code == 0 and "0 rejected" in imported.stdout
     assert cli(app, "search", "reindex").exit_code == 0
     yield app
-    app.extensions["platform"].close()
+    stop_app(app)
 
 
 def test_the_demo_catalog_is_big_and_varied_enough(demo_app: Flask) -> None:

@@ -36,7 +36,7 @@ class Page:
 def service_detail(session: Session, code: str) -> tuple[Service, Instrument, Institution]:
     row = session.execute(_listing_stmt().where(Service.code == code)).first()
     if row is None:
-        raise NotFound(f"No service {code!r} is offered on the platform.", code="service_not_found")
+        raise NotFound(f"平台上没有检测服务 {code}。", code="service_not_found")
     return row[0], row[1], row[2]
 
 
@@ -47,7 +47,7 @@ def instrument_detail(session: Session, code: str) -> tuple[Instrument, Institut
         .where(Instrument.code == code, Instrument.open_for_sharing.is_(True), Institution.status == OnboardingStatus.approved)
     ).first()
     if row is None:
-        raise NotFound(f"No shared instrument {code!r}.", code="instrument_not_found")
+        raise NotFound(f"没有开放共享的仪器 {code}。", code="instrument_not_found")
     services = session.scalars(
         select(Service).where(Service.instrument_id == row[0].id, Service.active.is_(True)).order_by(Service.code)
     ).all()
@@ -59,7 +59,7 @@ def institution_detail(session: Session, code: str, page: int, per_page: int) ->
         select(Institution).where(Institution.code == code, Institution.status == OnboardingStatus.approved)
     )
     if institution is None:
-        raise NotFound(f"No approved institution {code!r}.", code="institution_not_found")
+        raise NotFound(f"没有通过审核的机构 {code}。", code="institution_not_found")
     base = select(Instrument).where(Instrument.institution_id == institution.id, Instrument.open_for_sharing.is_(True))
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     items = session.scalars(base.order_by(Instrument.code).offset((page - 1) * per_page).limit(per_page)).all()

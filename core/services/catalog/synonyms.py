@@ -18,14 +18,14 @@ MAX_TERM = 64
 def _clean(term: str, expansions: Iterable[str]) -> tuple[str, list[str]]:
     key = " ".join(term.split()).lower()
     if not key or len(key) > MAX_TERM:
-        raise InvalidInput(f"A synonym term must have 1 to {MAX_TERM} characters.", code="invalid_synonym")
+        raise InvalidInput(f"同义词词条须为 1 到 {MAX_TERM} 个字符。", code="invalid_synonym")
     cleaned: list[str] = []
     for e in expansions:
         e = " ".join(str(e).split())
         if e and e not in cleaned and e.lower() != key:
             cleaned.append(e)
     if not cleaned:
-        raise InvalidInput(f"The synonym {term!r} needs at least one expansion.", code="invalid_synonym")
+        raise InvalidInput(f"同义词 {term!r} 至少需要一个扩展词。", code="invalid_synonym")
     return key, cleaned
 
 
@@ -50,7 +50,7 @@ def remove_synonym(session: Session, actor: User, term: str) -> None:
     require_role(actor, Role.platform_admin)
     key = " ".join(term.split()).lower()
     if session.execute(delete(Synonym).where(Synonym.term == key)).rowcount == 0:
-        raise NotFound(f"No synonym {term!r}.", code="synonym_not_found")
+        raise NotFound(f"没有同义词 {term!r}。", code="synonym_not_found")
     session.flush()
 
 

@@ -25,14 +25,14 @@ def open_campaign(session: Session, actor: User, service_code: str, *, min_sampl
     row = session.execute(select(Service, Instrument).join(Instrument, Service.instrument_id == Instrument.id)
                           .where(Service.code == service_code)).first()
     if row is None or (actor.role != Role.platform_admin and row[1].institution_id != actor.institution_id):
-        raise NotFound(f"No service {service_code!r} in your lab.", code="service_not_found")
+        raise NotFound(f"您的实验室没有检测服务 {service_code}。", code="service_not_found")
     if not 0 < min_samples <= max_samples:
-        raise InvalidInput("Need 0 < min_samples <= max_samples.", code="invalid_campaign_size")
+        raise InvalidInput("成团样品数须满足 0 < min_samples ≤ max_samples。", code="invalid_campaign_size")
     if group_price_cny <= 0:
-        raise InvalidInput("The group price must be more than zero.", code="invalid_price")
+        raise InvalidInput("拼单价必须大于零。", code="invalid_price")
     deadline = slots.as_utc(deadline)
     if deadline <= now or run_date < deadline.date():
-        raise InvalidInput("The deadline must be in the future and the run date on or after it.", code="invalid_dates")
+        raise InvalidInput("截止时间须晚于现在，统一检测日不得早于截止日。", code="invalid_dates")
     campaign = GroupBuyCampaign(service_id=row[0].id, created_by=actor.id, min_samples=min_samples,
                                 max_samples=max_samples, group_price_cents=round(group_price_cny * 100),
                                 deadline=deadline, run_date=run_date)
@@ -59,7 +59,7 @@ _PAID_OR_LATER = (OrderStatus.paid, OrderStatus.accepted)
 def progress(session: Session, campaign_id: int) -> Progress:
     campaign = session.get(GroupBuyCampaign, campaign_id)
     if campaign is None:
-        raise NotFound(f"No group-buy {campaign_id}.", code="campaign_not_found")
+        raise NotFound(f"没有拼单 {campaign_id}。", code="campaign_not_found")
     paid = session.scalar(select(func.coalesce(func.sum(Order.samples), 0)).where(
         Order.campaign_id == campaign.id, Order.status.in_(_PAID_OR_LATER)))
     return Progress(campaign, session.get(Service, campaign.service_id), int(paid))  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ from core.models import (
 from core.models._types import utcnow
 from core.queue import AUTO_CONFIRM_JOB, EXPIRE_ORDER_JOB, REMIND_CONFIRM_JOB, defer
 from core.services.orders import escrow, slots, vouchers
-from core.services.people.authz import require_role
-from core.services.people.notifications import notify, notify_lab
+from core.services.people.authz import ROLE_LABELS, require_role
+from core.services.people.notifications import notify, notify_lab, shown_time
 from core.services.orders.order_rules import FREES_SLOT, LAB, MOVES
 
 
@@ -39,6 +39,25 @@ class NewOrder:
     campaign_id: int | None = None
 
 
+# what a person reads for a status and a move in MOVES (the slugs stay in `details`)
+STATUS_LABELS = {
+    OrderStatus.created: "待付款", OrderStatus.awaiting_payment: "付款中", OrderStatus.paid: "已付款",
+    OrderStatus.accepted: "已接单", OrderStatus.rejected: "已拒单", OrderStatus.samples_received: "已收样",
+    OrderStatus.testing: "检测中", OrderStatus.report_issued: "报告已出", OrderStatus.confirmed: "已确认",
+    OrderStatus.settled: "已结算", OrderStatus.cancelled: "已取消", OrderStatus.expired: "已过期",
+    OrderStatus.no_show: "预约未到", OrderStatus.disputed: "有异议", OrderStatus.refunded: "已退款",
+}
+ACTION_LABELS = {
+    "start_payment": "付款", "pay": "确认到账", "expire": "作废", "cancel": "取消", "accept": "接单",
+    "reject": "拒单", "receive_samples": "确认收样", "no_show": "登记预约未到", "start_testing": "开始检测",
+    "issue_report": "出具报告", "confirm": "确认报告", "auto_confirm": "自动确认", "dispute": "提出异议",
+    "settle": "结算", "resolve_release": "裁定放款给实验室", "resolve_partial": "裁定部分退款",
+    "resolve_refund": "裁定全额退款", "group_confirm": "拼单成团", "group_refund": "拼单退款",
+}
+_OUTCOME_LABELS = {"release": "争议已裁定，款项结算给实验室", "partial": "争议已裁定，部分退款",
+                   "refund": "争议已裁定，全额退款"}
+
+
 def _cents(cny: float) -> int:
     return round(cny * 100)
 
@@ -52,9 +71,9 @@ def _bookable_service(session: Session, code: str) -> tuple[Service, Instrument,
         select(Service, Instrument, Institution).join(Instrument, Service.instrument_id == Instrument.id)
         .join(Institution, Instrument.institution_id == Institution.id).where(Service.code == code)).first()
     if row is None or not row[0].active or not row[1].open_for_sharing:
-        raise NotFound(f"No bookable service {code!r}.", code="service_not_found")
+        raise NotFound(f"检测服务 {code} 不存在或暂不可预约。", code="service_not_found")
     if row[2].status != OnboardingStatus.approved:
-        raise BusinessRuleViolation("This lab is not approved on the platform at the moment.", code="institution_not_approved")
+        raise BusinessRuleViolation("该实验室目前未通过平台审核，暂不能下单。", code="institution_not_approved")
     return row[0], row[1], row[2]
 
 
@@ -63,23 +82,23 @@ def create_order(session: Session, actor: User, new: NewOrder, settings: Setting
     now = now or utcnow()
     rules = settings.orders
     if new.samples <= 0:
-        raise InvalidInput("The number of samples must be at least 1.", code="invalid_samples")
+        raise InvalidInput("样品数量至少为 1。", code="invalid_samples")
     if not new.sample_description.strip():
-        raise InvalidInput("Describe the samples (what they are, how many, how packed).", code="sample_description_required")
+        raise InvalidInput("请描述样品（是什么、多少、如何包装）。", code="sample_description_required")
     contact_name = (new.contact_name or actor.contact_name or "").strip()
     contact_phone = (new.contact_phone or actor.contact_phone or "").strip()
     if not actor.company_name or not contact_name or not contact_phone:
-        raise BusinessRuleViolation("Set your company and a contact first (PUT /api/v1/me/company), or give contact "
-                                    "name and phone with the order.", code="company_required")
+        raise BusinessRuleViolation("请先填写企业信息和联系人（PUT /api/v1/me/company），或在订单中填写联系人姓名和电话。",
+                                    code="company_required")
     service, instrument, institution = _bookable_service(session, new.service_code)
     unit_cents = _cents(float(service.price_cny))
     campaign = None
     if new.campaign_id is not None:
         campaign = session.get(GroupBuyCampaign, new.campaign_id)
         if campaign is None or campaign.service_id != service.id:
-            raise NotFound("No such group-buy on this service.", code="campaign_not_found")
+            raise NotFound("该检测服务没有这个拼单。", code="campaign_not_found")
         if campaign.status != "open" or slots.as_utc(campaign.deadline) <= now:
-            raise BusinessRuleViolation("This group-buy is closed.", code="campaign_closed")
+            raise BusinessRuleViolation("该拼单已截止。", code="campaign_closed")
         unit_cents = campaign.group_price_cents
     order = Order(
         number=_new_number(now), user_id=actor.id, service_id=service.id, instrument_id=instrument.id,
@@ -90,28 +109,28 @@ def create_order(session: Session, actor: User, new: NewOrder, settings: Setting
         status=OrderStatus.created, expires_at=now + timedelta(minutes=rules.payment_minutes), created_at=now,
     )
     if new.expected_total_cny is not None and _cents(new.expected_total_cny) != order.total_cents:
-        raise Conflict(f"The price is {order.total_cents / 100:.2f} CNY, not {new.expected_total_cny:.2f}; "
-                       "prices are computed by the platform.", code="price_mismatch",
+        raise Conflict(f"订单金额为 {order.total_cents / 100:.2f} 元，不是 {new.expected_total_cny:.2f} 元；"
+                       "价格以平台计算为准。", code="price_mismatch",
                        details={"total_cny": order.total_cents / 100})
     if campaign is not None:
         order.delivery_date = campaign.run_date
         order.mode = DeliveryMode.mail
     elif new.mode == DeliveryMode.visit:
         if new.slot_start is None:
-            raise InvalidInput("A visit needs slot_start (the time you come to the lab).", code="slot_required")
+            raise InvalidInput("到实验室检测须选择预约时段（slot_start，您到实验室的时间）。", code="slot_required")
         start = slots.as_utc(new.slot_start)
         end = start + slots.slot_length(service.duration_minutes, new.samples, rules)
         slots.check_bookable(session, instrument.id, start, end, rules, now)
         order.slot_start, order.slot_end = start, end
     else:
         if new.delivery_date is None or new.delivery_date < now.date():
-            raise InvalidInput("Mailed samples need a delivery_date, today or later.", code="delivery_date_required")
+            raise InvalidInput("寄送样品须填写送达日期（delivery_date），不得早于今天。", code="delivery_date_required")
         order.delivery_date = new.delivery_date
     if new.voucher_id is not None:
         voucher = vouchers.usable_voucher(session, new.voucher_id, actor, now.date())
         asked = None if new.voucher_cny is None else _cents(new.voucher_cny)
         if asked is not None and asked < 0:
-            raise InvalidInput("The voucher amount cannot be negative.", code="invalid_voucher_amount")
+            raise InvalidInput("创新券抵扣金额不能为负数。", code="invalid_voucher_amount")
         order.voucher_cents = min(vouchers.voucher_share(order.total_cents, asked, settings.vouchers),
                                   voucher.available_cents)
         order.voucher_id = voucher.id if order.voucher_cents else None
@@ -133,7 +152,7 @@ def _take_campaign_places(session: Session, campaign: GroupBuyCampaign, samples:
         .values(joined_samples=GroupBuyCampaign.joined_samples + samples).execution_options(synchronize_session=False)
     ).rowcount
     if taken != 1:
-        raise Conflict("The group-buy has no room for that many samples.", code="campaign_full")
+        raise Conflict("该拼单剩余名额不足以容纳这么多样品。", code="campaign_full")
 
 
 def _give_back_campaign_places(session: Session, order: Order) -> None:
@@ -157,7 +176,7 @@ def load_order(session: Session, actor: User | None, number: str, lock: bool = F
         query = query.with_for_update()
     order = session.scalar(query)
     if order is None or (actor is not None and not can_see(actor, order)):
-        raise NotFound(f"No order {number}.", code="order_not_found")
+        raise NotFound(f"没有订单 {number}。", code="order_not_found")
     return order
 
 
@@ -173,9 +192,11 @@ def move(session: Session, order: Order, action: str, actor: User | None, reason
     """Apply one transition from MOVES, or refuse it (403 wrong role, 409 wrong state) without changing anything."""
     rule = MOVES[action]
     if actor is not None and actor.role not in rule.roles:
-        raise Forbidden(f"A {actor.role.value} cannot {action.replace('_', ' ')} an order.", code="role_not_allowed")
+        raise Forbidden(f"{ROLE_LABELS.get(actor.role, actor.role.value)}无权对订单执行“{ACTION_LABELS.get(action, action)}”。",
+                        code="role_not_allowed")
     if order.status not in rule.sources:
-        raise Conflict(f"Order {order.number} is {order.status.value}; it cannot {action.replace('_', ' ')} now.",
+        raise Conflict(f"订单 {order.number} 当前为“{STATUS_LABELS.get(order.status, order.status.value)}”状态，"
+                       f"不能“{ACTION_LABELS.get(action, action)}”。",
                        code="wrong_state", details={"status": order.status.value,
                                                      "allowed_from": sorted(s.value for s in rule.sources)})
     source = order.status
@@ -199,23 +220,24 @@ def mark_paid(session: Session, order: Order, settings: Settings) -> None:
                f"订单 {order.number}：{order.service.name}，{order.samples} 个样品，{_customer(order)}。请尽快接单或拒单。")
 
 
-def accept(session: Session, actor: User, number: str, note: str | None = None) -> Order:
+def accept(session: Session, actor: User, number: str, note: str | None = None,
+           timezone: str = "Asia/Shanghai") -> Order:
     order = load_order(session, actor, number, lock=True)
     move(session, order, "accept", actor, note)
     notify(session, order.user_id, "order_accepted", "实验室已接单",
-           f"订单 {order.number}（{order.service.name}）已被实验室接单。" + _handover_hint(order), order.id)
+           f"订单 {order.number}（{order.service.name}）已被实验室接单。" + _handover_hint(order, timezone), order.id)
     return order
 
 
-def _handover_hint(order: Order) -> str:
+def _handover_hint(order: Order, timezone: str) -> str:
     if order.slot_start is not None:
-        return f"请按预约时间 {slots.as_utc(order.slot_start):%Y-%m-%d %H:%M} UTC 到实验室。"
+        return f"请按预约时间 {shown_time(order.slot_start, timezone)} 到实验室。"
     return f"请在 {order.delivery_date} 前寄送样品。"
 
 
 def reject(session: Session, actor: User, number: str, reason: str, settings: Settings) -> Order:
     if not reason.strip():
-        raise InvalidInput("Tell the user why the order is rejected.", code="reason_required")
+        raise InvalidInput("请填写拒单理由，以便告知用户。", code="reason_required")
     order = load_order(session, actor, number, lock=True)
     move(session, order, "reject", actor, reason)
     escrow.close(session, order, 0, settings.vouchers)
@@ -269,7 +291,7 @@ def auto_confirm(session: Session, order_id: int, settings: Settings, now: datet
 
 def dispute(session: Session, actor: User, number: str, reason: str) -> Order:
     if not reason.strip():
-        raise InvalidInput("Say what is wrong with the report.", code="reason_required")
+        raise InvalidInput("请说明报告有什么问题。", code="reason_required")
     order = load_order(session, actor, number, lock=True)
     move(session, order, "dispute", actor, reason)
     notify_lab(session, order, "order_disputed", "用户对报告有异议", f"订单 {order.number}：{reason}。平台将介入处理。")
@@ -285,7 +307,7 @@ def resolve_dispute(session: Session, actor: User, number: str, outcome: str, se
     elif outcome == "partial":
         refund = _cents(refund_cny or 0)
         if not 0 < refund < order.total_cents:
-            raise InvalidInput(f"A partial refund is between 0.01 and {order.total_cents / 100 - 0.01:.2f} CNY.",
+            raise InvalidInput(f"部分退款金额须在 0.01 到 {order.total_cents / 100 - 0.01:.2f} 元之间。",
                                code="invalid_refund")
         move(session, order, "resolve_partial", actor, reason or f"partial refund {refund / 100:.2f}")
         escrow.close(session, order, order.total_cents - refund, settings.vouchers)
@@ -293,8 +315,9 @@ def resolve_dispute(session: Session, actor: User, number: str, outcome: str, se
         move(session, order, "resolve_refund", actor, reason or "full refund")
         escrow.close(session, order, 0, settings.vouchers)
     else:
-        raise InvalidInput("outcome is release, partial or refund.", code="invalid_outcome")
-    notify(session, order.user_id, "dispute_resolved", "争议已处理", f"订单 {order.number}：{outcome}。{reason}", order.id)
+        raise InvalidInput("outcome 须为 release（放款给实验室）、partial（部分退款）或 refund（全额退款）。", code="invalid_outcome")
+    notify(session, order.user_id, "dispute_resolved", "争议已处理",
+           f"订单 {order.number}：{_OUTCOME_LABELS[outcome]}。{reason}", order.id)
     return order
 
 
@@ -322,7 +345,7 @@ def no_show(session: Session, actor: User, number: str, settings: Settings, now:
     now = now or utcnow()
     order = load_order(session, actor, number, lock=True)
     if order.slot_end is None or slots.as_utc(order.slot_end) > now:
-        raise BusinessRuleViolation("A no-show can only be recorded after the booked slot has ended.", code="slot_not_over")
+        raise BusinessRuleViolation("预约时段结束后才能登记预约未到。", code="slot_not_over")
     move(session, order, "no_show", actor, "the user did not come")
     escrow.close(session, order, _lab_share(session, order), settings.vouchers)
     notify(session, order.user_id, "order_no_show", "预约未到",
@@ -353,7 +376,7 @@ def orders_of(session: Session, actor: User, status: str | None = None, limit: i
         try:
             query = query.where(Order.status == OrderStatus(status))
         except ValueError:
-            raise InvalidInput(f"Unknown status {status!r}.", code="invalid_status",
+            raise InvalidInput(f"未知的订单状态 {status!r}。", code="invalid_status",
                                details={"known": [s.value for s in OrderStatus]}) from None
     return list(session.scalars(query.order_by(Order.id.desc()).limit(limit)))
 
@@ -361,5 +384,5 @@ def orders_of(session: Session, actor: User, status: str | None = None, limit: i
 def load_order_by_id(session: Session, order_id: int) -> Order:
     order = session.get(Order, order_id)
     if order is None:
-        raise NotFound(f"No order {order_id}.", code="order_not_found")
+        raise NotFound(f"没有订单 {order_id}。", code="order_not_found")
     return order

@@ -33,13 +33,15 @@ def start_payment(session: Session, actor: User, number: str, provider: PaymentP
                   client_ip: str) -> PaymentStart:
     order = orders.load_order(session, actor, number, lock=True)
     if order.user_id != actor.id:
-        raise NotFound(f"No order {number}.", code="order_not_found")
+        raise NotFound(f"没有订单 {number}。", code="order_not_found")
     if order.expires_at is not None and slots.as_utc(order.expires_at) <= utcnow():
-        raise Conflict("This order was not paid in time; place it again.", code="order_expired")
+        raise Conflict("该订单未在规定时间内付款，已失效，请重新下单。", code="order_expired")
     first = order.status == OrderStatus.created
     orders.move(session, order, "start_payment", actor, None if first else "payment retried")
     if first:
         vouchers.reserve(session, order)  # the voucher part is set aside from the first payment attempt on
+    else:
+        vouchers.check_still_entitled(session, order)
     if order.cash_cents == 0:
         orders.mark_paid(session, order, settings)
         return PaymentStart(order, {"provider": "none", "paid": True})

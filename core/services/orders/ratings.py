@@ -18,9 +18,9 @@ def rate(session: Session, actor: User, number: str, stars: int, comment: str | 
     require_role(actor, Role.enterprise)
     order = orders.load_order(session, actor, number)
     if order.status != OrderStatus.settled:
-        raise BusinessRuleViolation("You can rate an order once it is settled.", code="not_settled")
+        raise BusinessRuleViolation("订单结算后才能评价。", code="not_settled")
     if not 1 <= stars <= 5:
-        raise InvalidInput("Stars are 1 to 5.", code="invalid_stars")
+        raise InvalidInput("评分须为 1 到 5 星。", code="invalid_stars")
     rating = Rating(order_id=order.id, service_id=order.service_id, user_id=actor.id, stars=stars,
                     comment=(comment or "").strip() or None)
     try:
@@ -28,7 +28,7 @@ def rate(session: Session, actor: User, number: str, stars: int, comment: str | 
             session.add(rating)
             session.flush()
     except IntegrityError:
-        raise Conflict("This order has already been rated.", code="already_rated") from None
+        raise Conflict("该订单已评价过。", code="already_rated") from None
     return rating
 
 
@@ -37,9 +37,9 @@ def reply(session: Session, actor: User, number: str, text: str) -> Rating:
     order = orders.load_order(session, actor, number)
     rating = session.scalar(select(Rating).where(Rating.order_id == order.id))
     if rating is None:
-        raise NotFound("This order has no rating to reply to.", code="rating_not_found")
+        raise NotFound("该订单还没有评价，无法回复。", code="rating_not_found")
     if not text.strip():
-        raise InvalidInput("The reply is empty.", code="reply_required")
+        raise InvalidInput("回复内容不能为空。", code="reply_required")
     rating.lab_reply, rating.replied_at = text.strip(), utcnow()
     session.flush()
     return rating

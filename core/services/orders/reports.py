@@ -27,9 +27,9 @@ def upload_report(session: Session, actor: User, number: str, filename: str, dat
     """Checks come first, the file is written last: a refused upload leaves nothing behind."""
     order = orders.load_order(session, actor, number, lock=True)
     if not data.startswith(b"%PDF-"):
-        raise InvalidInput("The report must be a PDF file.", code="not_a_pdf")
+        raise InvalidInput("报告须为 PDF 文件。", code="not_a_pdf")
     if len(data) > settings.orders.report_max_bytes:
-        raise InvalidInput(f"The report is larger than {settings.orders.report_max_bytes // (1024 * 1024)} MB.",
+        raise InvalidInput(f"报告文件超过 {settings.orders.report_max_bytes // (1024 * 1024)} MB。",
                            code="file_too_large", details={"max_bytes": settings.orders.report_max_bytes})
     orders.report_issued(session, actor, order, settings)
     digest = hashlib.sha256(data).hexdigest()
@@ -45,7 +45,7 @@ def report_of(session: Session, actor: User, number: str) -> tuple[Order, Report
     order = orders.load_order(session, actor, number)
     report = session.scalar(select(Report).where(Report.order_id == order.id))
     if report is None:
-        raise NotFound("No report has been uploaded for this order yet.", code="report_not_found")
+        raise NotFound("该订单还没有上传报告。", code="report_not_found")
     return order, report
 
 
@@ -58,10 +58,10 @@ def report_for_token(session: Session, settings: Settings, token: str) -> Report
         data = URLSafeTimedSerializer(settings.secret_key, salt=_SALT).loads(
             token, max_age=settings.orders.report_link_seconds)
     except SignatureExpired:
-        raise Forbidden("This download link has expired; ask for a new one.", code="link_expired") from None
+        raise Forbidden("下载链接已过期，请重新获取。", code="link_expired") from None
     except BadSignature:
-        raise Forbidden("This download link is not valid.", code="link_invalid") from None
+        raise Forbidden("下载链接无效。", code="link_invalid") from None
     report = session.get(Report, data["r"])
     if report is None:
-        raise NotFound("No such report.")
+        raise NotFound("报告不存在。")
     return report

@@ -134,15 +134,23 @@ def voucher_share(total_cents: int, requested_cents: int | None, rules: VoucherR
     return cap if requested_cents is None else min(requested_cents, cap)
 
 
+def check_still_entitled(session: Session, order: Order) -> None:
+    """Before another payment attempt: the voucher part stays the company's, so its spender must still
+    be one of its active members (removed since the first attempt: the same 404 as no voucher)."""
+    if not order.voucher_cents:
+        return
+    company_id = session.scalar(select(VoucherApplication.company_id).where(VoucherApplication.id == order.voucher_id))
+    if company_id is None or not may_use_vouchers_of(session, order.user_id, company_id, lock=True):
+        raise _no_such_voucher()
+
+
 def reserve(session: Session, order: Order) -> None:
     """At payment: take the voucher part from the balance, or fail if someone else just did.
     The order's user must still be an active member of the voucher's company: one removed
     after placing the order cannot pay it with the company's vouchers."""
     if not order.voucher_cents:
         return
-    company_id = session.scalar(select(VoucherApplication.company_id).where(VoucherApplication.id == order.voucher_id))
-    if company_id is None or not may_use_vouchers_of(session, order.user_id, company_id, lock=True):
-        raise _no_such_voucher()
+    check_still_entitled(session, order)
     taken = session.execute(
         update(VoucherApplication)
         .where(VoucherApplication.id == order.voucher_id,

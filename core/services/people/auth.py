@@ -28,7 +28,7 @@ def demo_user(session: Session, openid: str, display_name: str, role: str, insti
     if user.role == Role.lab_staff:
         institution = session.scalar(select(Institution).where(Institution.code == (institution_code or "")))
         if institution is None:
-            raise InvalidInput("Lab staff need the code of an existing institution.", code="institution_not_found")
+            raise InvalidInput("实验室人员须填写一个已有机构的编号。", code="institution_not_found")
         user.institution_id = institution.id
     session.flush()
     return user
@@ -42,10 +42,10 @@ def user_for_token(session: Session, secret: str, token: str, max_age: int) -> U
     try:
         data = URLSafeTimedSerializer(secret, salt=_SALT).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise Unauthorized("Your sign-in has expired; sign in again.", code="token_expired") from None
+        raise Unauthorized("登录已过期，请重新登录。", code="token_expired") from None
     except BadSignature:
-        raise Unauthorized("The sign-in token is not valid.", code="invalid_token") from None
+        raise Unauthorized("登录凭证无效。", code="invalid_token") from None
     user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
     if user is None or not user.active:
-        raise Unauthorized("This account no longer exists or is disabled.", code="invalid_token")
+        raise Unauthorized("该账号已不存在或已停用。", code="invalid_token")
     return user

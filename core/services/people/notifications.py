@@ -1,6 +1,9 @@
 """Notifications: written to the inbox in the same transaction, pushed to WeChat by a job after commit."""
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -8,6 +11,13 @@ from core.errors import NotFound
 from core.models import Notification, Order, Role, User
 from core.models._types import utcnow
 from core.queue import SEND_NOTIFICATION_JOB, defer
+
+
+def shown_time(moment: datetime, timezone: str) -> str:
+    """A moment as people read it: wall-clock time in the platform's zone, never bare UTC."""
+    zone = ZoneInfo(timezone)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo("UTC"))
+    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def notify(session: Session, user_id: int, kind: str, title: str, body: str, order_id: int | None = None) -> Notification:
@@ -39,7 +49,7 @@ def inbox(session: Session, user: User, unread_only: bool = False, limit: int = 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:
     note = session.get(Notification, notification_id)
     if note is None or note.user_id != user.id:
-        raise NotFound("No such notification.")
+        raise NotFound("该通知不存在。")
     note.read_at = note.read_at or utcnow()
     session.flush()
     return note

@@ -31,6 +31,6 @@ def enforce(conn: redis.Redis, scope: str, who: str, per_minute: int, now: float
     if count > per_minute:
         retry_after = int((window + 1) * WINDOW_SECONDS - now) + 1
         raise RateLimited(
-            f"Too many requests: at most {per_minute} a minute. Try again in {retry_after} s.",
+            f"请求过于频繁：每分钟最多 {per_minute} 次，请 {retry_after} 秒后再试。",
             details={"limit_per_minute": per_minute, "retry_after": retry_after},
         )

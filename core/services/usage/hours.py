@@ -76,7 +76,7 @@ class MonthUsage:
 def parse_month(month: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise InvalidInput("month must look like 2025-03.", code="invalid_month", details={"month": month})
+        raise InvalidInput("month 须为年-月格式，如 2025-03。", code="invalid_month", details={"month": month})
     return int(match.group(1)), int(match.group(2))
 
 
@@ -157,7 +157,7 @@ def booked_orders(session: Session, instrument_id: int, start: datetime, end: da
 def _instrument(session: Session, code: str) -> Instrument:
     instrument = session.scalar(select(Instrument).where(Instrument.code == code))
     if instrument is None:
-        raise NotFound(f"No instrument {code!r}.", code="instrument_not_found")
+        raise NotFound(f"没有仪器 {code}。", code="instrument_not_found")
     return instrument
 
 
@@ -165,7 +165,7 @@ def check_can_view_usage(actor: User | None, instrument: Instrument) -> None:
     """Platform admins see every instrument; an institution's staff see their own."""
     user = require_role(actor, Role.platform_admin, Role.institution_admin, Role.lab_staff)
     if user.role != Role.platform_admin and user.institution_id != instrument.institution_id:
-        raise NotFound(f"No instrument {instrument.code!r}.", code="instrument_not_found")
+        raise NotFound(f"没有仪器 {instrument.code}。", code="instrument_not_found")
 
 
 def month_usage(session: Session, actor: User | None, code: str, month: str, tz: str,

@@ -115,7 +115,7 @@ def save_learned_levels(session: Session, records: Sequence[LearnedLevels]) -> N
 def levels_of(session: Session, code: str) -> tuple[Instrument, InstrumentLevels | None]:
     instrument = session.scalar(select(Instrument).where(Instrument.code == code))
     if instrument is None:
-        raise NotFound(f"No instrument {code!r}.", code="instrument_not_found")
+        raise NotFound(f"没有仪器 {code}。", code="instrument_not_found")
     row = session.scalar(select(InstrumentLevels).where(InstrumentLevels.instrument_id == instrument.id))
     return instrument, row
 
@@ -126,16 +126,16 @@ def set_thresholds(session: Session, actor: User, code: str, off_below_a: float 
     require_role(actor, Role.platform_admin, Role.institution_admin)
     instrument, row = levels_of(session, code)
     if actor.role == Role.institution_admin and actor.institution_id != instrument.institution_id:
-        raise NotFound(f"No instrument {code!r}.", code="instrument_not_found")
+        raise NotFound(f"没有仪器 {code}。", code="instrument_not_found")
     clearing = off_below_a is None and on_above_a is None and hysteresis is None
     if not clearing:
         if off_below_a is None or on_above_a is None:
-            raise InvalidInput("Give both thresholds: off below and on above (amperes).", code="thresholds_incomplete")
+            raise InvalidInput("请同时给出两个阈值：低于多少为关机、高于多少为运行（安培）。", code="thresholds_incomplete")
         if not 0 < off_below_a < on_above_a:
-            raise InvalidInput("Thresholds must satisfy 0 < off-below < on-above (amperes).",
+            raise InvalidInput("阈值须满足 0 < 关机阈值 < 运行阈值（安培）。",
                                code="thresholds_invalid", details={"off_below_a": off_below_a, "on_above_a": on_above_a})
         if hysteresis is not None and not 1.0 <= hysteresis <= 3.0:
-            raise InvalidInput("Hysteresis is a ratio from 1 (none) to 3.", code="thresholds_invalid",
+            raise InvalidInput("回差系数须在 1（无回差）到 3 之间。", code="thresholds_invalid",
                                details={"hysteresis": hysteresis})
     if row is None:
         if clearing:
