@@ -8,6 +8,9 @@ PORT ?= 8000
 
 .PHONY: demo test venv migrate catalog index serve worker bench clean
 
+# production is the default; the demo (sandbox payments, demo sign-in, demo chat) says so
+demo: export DEMO_MODE = 1
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt

@@ -75,8 +75,16 @@ class _LazyDialogue:
         return getattr(self._dialogue, name)
 
 
+class UnsafeConfiguration(RuntimeError):
+    """Production is the default: a server that would be unsafe refuses to start and says why."""
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
+    problems = settings.unsafe_for_production()
+    if problems:
+        raise UnsafeConfiguration("拒绝启动（生产模式）：" + "；".join(problems)
+                                  + "。本机演示请设 DEMO_MODE=1（make demo 会设）。")
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

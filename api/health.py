@@ -31,4 +31,5 @@ def healthz():  # type: ignore[no-untyped-def]
     except AppError as exc:
         checks["search_index"] = f"error: {exc.message}"
     healthy = all(not v.startswith("error") for v in checks.values())
-    return jsonify({"status": "ok" if healthy else "degraded", "checks": checks}), 200 if healthy else 503
+    mode = "demo" if platform.settings.demo_mode else "production"
+    return jsonify({"status": "ok" if healthy else "degraded", "mode": mode, "checks": checks}), 200 if healthy else 503

@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
-        app = create_app(load_settings({"DATA_DIR": tmp, "WECHAT_TOKEN": TOKEN, "INDEX_BUILD_WORKERS": "1"}))
+        app = create_app(load_settings({"DATA_DIR": tmp, "WECHAT_TOKEN": TOKEN, "INDEX_BUILD_WORKERS": "1", "DEMO_MODE": "1"}))
         runner = app.test_cli_runner()
         for cmd in (["db", "upgrade"], ["catalog", "import", str(ROOT / "data" / "demo_catalog.jsonl")], ["search", "reindex"]):
             result = runner.invoke(args=cmd)

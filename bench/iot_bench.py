@@ -146,7 +146,7 @@ def role_ingest(data_dir: str, mqtt_url: str, prefix: str, qos: int) -> None:
     from core.config import load_settings
     from iot.ingest import Ingestion
 
-    env = {"DATA_DIR": data_dir, "MQTT_URL": mqtt_url, "IOT_TOPIC_PREFIX": prefix, "IOT_QOS": str(qos)}
+    env = {"DATA_DIR": data_dir, "MQTT_URL": mqtt_url, "IOT_TOPIC_PREFIX": prefix, "IOT_QOS": str(qos), "DEMO_MODE": "1"}
     app = create_app(load_settings(env))
     committed = 0
     ingestion: Ingestion | None = None
@@ -256,6 +256,7 @@ def _clean_env() -> dict[str, str]:
     # the children use the embedded Redis and SQLite of their DATA_DIR, never a shared server
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "MQTT_URL", "DATA_DIR")}
     env["PYTHONPATH"] = str(ROOT)
+    env["DEMO_MODE"] = "1"
     return env
 
 
@@ -278,7 +279,7 @@ def make_fleet(data_dir: Path, fleet: int) -> None:
     from core.db import unit_of_work
     from core.models import Institution, Instrument
 
-    app = create_app(load_settings({"DATA_DIR": str(data_dir)}))
+    app = create_app(load_settings({"DATA_DIR": str(data_dir), "DEMO_MODE": "1"}))
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with unit_of_work(app.extensions["platform"].session_factory) as session:

@@ -403,7 +403,7 @@ def make_app(data_dir: Path, synonyms: bool) -> Any:
     from app import create_app
     from core.config import load_settings
 
-    app = create_app(load_settings({"DATA_DIR": str(data_dir)}))
+    app = create_app(load_settings({"DATA_DIR": str(data_dir), "DEMO_MODE": "1"}))
     commands = [["db", "upgrade"]]
     if synonyms:
         commands.append(["search", "synonyms", "load", str(SYNONYMS_FILE)])

@@ -94,7 +94,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        env = {"DATA_DIR": data_dir, **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}}
+        env = {"DATA_DIR": data_dir, "DEMO_MODE": "1",
+               **{k: v for k, v in os.environ.items() if k in ("DATABASE_URL", "REDIS_URL")}}
         app = create_app(load_settings(env))
         assert app.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
         print(machine(database="postgresql" if "DATABASE_URL" in env else "sqlite"))

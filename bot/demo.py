@@ -7,9 +7,20 @@ from dataclasses import asdict
 from flask import Blueprint, current_app, jsonify, render_template, request, session
 
 from bot.dialogue import WELCOME, safe_reply
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
+from core.services.people.rate_limit import enforce
 
 demo_bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates")
+
+
+@demo_bp.before_request
+def _demo_only() -> None:
+    """The demo chat exists only in demo mode, and costs a search: it is limited like search."""
+    platform = current_app.extensions["platform"]
+    if not platform.settings.demo_mode:
+        raise NotFound("演示聊天只在演示模式（DEMO_MODE=1）下提供；请在微信公众号里使用机器人。", code="demo_off")
+    if request.method == "POST":
+        enforce(platform.redis, "demo-chat-ip", request.remote_addr or "-", platform.settings.search_per_ip)
 
 MAX_MESSAGE = 500
 

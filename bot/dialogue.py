@@ -14,13 +14,15 @@ from core.models import Institution, Instrument, Service
 from core.services.usage.status import live_statuses
 from core.services.catalog.unmet_demand import record_unmet_demand
 from search_index.documents import IndexDoc, searchable_docs
-from search_index.engine import SearchEngine, SearchFilters
+from search_index.engine import MAX_QUERY_CHARS, SearchEngine, SearchFilters
 from search_index.text import normalise, words
 from bot.intents import Turn, constraints, is_vague, read_turn
 from bot.state import DialogueState, StateStore
 
 PAGE_SIZE = 3
 MAX_RESULTS = 30
+# a need fits in a sentence or two; the search API takes at most this many characters too
+MAX_MESSAGE_CHARS = MAX_QUERY_CHARS
 MINI_PROGRAM_PATH = "pages/service/detail?code={code}"
 STATUS_WORDS = {"idle": "仪器空闲", "in_use": "仪器使用中", "off": "仪器关机", "offline": "仪器离线", "unknown": "仪器状态未知"}
 
@@ -77,6 +79,10 @@ class Dialogue:
         text = (text or "").strip()
         if not text:
             return BotReply("help", WELCOME)
+        if len(text) > MAX_MESSAGE_CHARS:
+            # segmentation is superlinear in the length: a long paste must not cost the server seconds
+            return BotReply("help", f"消息太长了（{len(text)} 字）。请用一两句话说说想检测什么，{MAX_MESSAGE_CHARS} 字以内，"
+                                    "比如“辣椒粉里有没有苏丹红”。")
         state = self.store.load(user_key)
         cities = self.search.index().cities
         turn = read_turn(text, cities, state.active)

@@ -2,11 +2,17 @@
 in plaintext and safe (AES) mode, with WeChat's retries answered once."""
 from __future__ import annotations
 
+import binascii
+import hashlib
+import hmac
 import logging
+import re
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from flask import Blueprint, Flask, Response, current_app, request
 from wechatpy import create_reply, parse_message
@@ -15,13 +21,15 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from bot.dialogue import WELCOME, safe_reply
-from core.errors import DependencyUnavailable, Forbidden
+from core.errors import DependencyUnavailable, Forbidden, InvalidInput, PayloadTooLarge
 from core.queue import enqueue_wechat_text
 
 log = logging.getLogger(__name__)
 
 wechat_bp = Blueprint("wechat", __name__)
 
+# WeChat's own messages are a few kB; anything far larger is not from WeChat
+MAX_BODY_BYTES = 64 * 1024
 # WeChat retries a message 3 times within ~15 s; remember answers a bit longer.
 DEDUP_SECONDS = 300
 PENDING = b"pending"
@@ -52,6 +60,60 @@ def _check(token: str) -> None:
         raise Forbidden("微信签名校验不通过。", code="bad_signature") from None
 
 
+def _check_fresh(body: bytes) -> None:
+    """Refuse a replay. The plaintext signature covers token, timestamp and nonce but not the
+    body, so a captured one could carry another message: the timestamp must be recent and a
+    nonce is good for one body only (WeChat's own retries repeat the same body)."""
+    settings = current_app.extensions["platform"].settings
+    try:
+        stamp = int(request.args.get("timestamp", ""))
+    except ValueError:
+        raise Forbidden("微信消息缺少有效的时间戳。", code="stale_message") from None
+    if abs(time.time() - stamp) > settings.wechat_max_skew_seconds:
+        raise Forbidden("微信消息的时间戳已过期或来自未来，已拒绝。", code="stale_message")
+    key = f"wechat:nonce:{stamp}:{request.args.get('nonce', '')}"
+    digest = hashlib.sha256(body).hexdigest().encode()
+    conn = current_app.extensions["platform"].redis
+    if not conn.set(key, digest, nx=True, ex=2 * settings.wechat_max_skew_seconds) and conn.get(key) != digest:
+        raise Forbidden("这条微信消息的签名已被使用过，已拒绝。", code="replayed_message")
+
+
+_ENCRYPT = re.compile(rb"<Encrypt>\s*<!\[CDATA\[([A-Za-z0-9+/=]{1,200000})\]\]>\s*</Encrypt>")
+
+
+def _decrypt(crypto: WeChatCrypto, token: str, body: bytes) -> bytes:
+    """Safe mode: check msg_signature over the envelope before parsing or decrypting anything."""
+    args = request.args
+    found = _ENCRYPT.search(body)
+    if found is None:
+        raise InvalidInput("安全模式消息缺少加密内容。", code="bad_message")
+    encrypted = found.group(1).decode()
+    expected = hashlib.sha1("".join(sorted([token, args.get("timestamp", ""), args.get("nonce", ""),
+                                            encrypted])).encode()).hexdigest()
+    if not hmac.compare_digest(expected, args.get("msg_signature", "")):
+        raise Forbidden("微信消息签名校验不通过。", code="bad_signature")
+    envelope = f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    try:
+        plain = crypto.decrypt_message(envelope, args.get("msg_signature", ""), args.get("timestamp", ""),
+                                       args.get("nonce", ""))
+    except (InvalidSignatureException, InvalidAppIdException):
+        raise Forbidden("微信消息签名校验不通过。", code="bad_signature") from None
+    except (ValueError, TypeError, KeyError, IndexError, UnicodeError, binascii.Error):
+        raise InvalidInput("安全模式消息无法解密（AES 密钥或内容不对）。", code="bad_message") from None
+    return plain.encode() if isinstance(plain, str) else plain
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        message = parse_message(body)
+    except (ExpatError, ValueError, TypeError, KeyError, AttributeError, IndexError):
+        message = None
+    # an empty body parses to nothing, a shapeless one to a message with no sender
+    if message is None or not getattr(message, "source", None):
+        raise InvalidInput("消息不是有效的微信 XML。", code="bad_message")
+    return message
+
+
 @wechat_bp.get("/wechat")
 def verify():  # type: ignore[no-untyped-def]
     _check(_settings()["WECHAT_TOKEN"])
@@ -63,18 +125,24 @@ def receive():  # type: ignore[no-untyped-def]
     cfg = _settings()
     args = request.args
     crypto = None
-    body = request.get_data()
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"微信消息不能超过 {MAX_BODY_BYTES // 1024} KB。", code="message_too_large")
+    body = request.get_data()[:MAX_BODY_BYTES + 1]
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"微信消息不能超过 {MAX_BODY_BYTES // 1024} KB。", code="message_too_large")
     if args.get("encrypt_type") == "aes":
         if not cfg.get("WECHAT_AES_KEY"):
             raise Forbidden("收到安全模式消息，但未配置 WECHAT_AES_KEY。", code="bad_signature")
-        crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg.get("WECHAT_APP_ID", ""))
         try:
-            body = crypto.decrypt_message(body, args.get("msg_signature", ""), args.get("timestamp", ""), args.get("nonce", ""))
-        except (InvalidSignatureException, InvalidAppIdException):
-            raise Forbidden("微信消息签名校验不通过。", code="bad_signature") from None
+            crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg.get("WECHAT_APP_ID", ""))
+        except (ValueError, TypeError, binascii.Error):
+            raise DependencyUnavailable("WECHAT_AES_KEY 不是有效的 43 位密钥。", code="wechat_not_configured") from None
+        _check_fresh(body)
+        body = _decrypt(crypto, cfg["WECHAT_TOKEN"], body)
     else:
         _check(cfg["WECHAT_TOKEN"])
-    message = parse_message(body)
+        _check_fresh(body)
+    message = _parse(body)
     xml = _answer_once(message)
     if crypto is not None and xml:
         xml = crypto.encrypt_message(xml, args.get("nonce", ""), args.get("timestamp"))

@@ -8,6 +8,7 @@ from typing import Mapping
 
 DEFAULT_SEARCH_MODEL = "use-multilingual"
 DEFAULT_JOB_RETRY_INTERVALS = (10, 60, 300)
+DEV_SECRET_KEY = "dev-only-secret"
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,14 @@ class Settings:
     wechat_api_base: str = "https://api.weixin.qq.com/"
     token_ttl: int = 7 * 24 * 3600  # lifetime of the API's own sign-in tokens
     bot_reply_deadline: float = 4.0  # seconds before a passive reply gives way to a pushed one
+    # a WeChat message stamped further from now is refused (a replayed signature)
+    wechat_max_skew_seconds: int = 300
     # requests per minute; per IP is generous because offices share one address
     search_per_user: int = 120
     search_per_ip: int = 1200
     login_per_ip: int = 30
-    secret_key: str = "dev-only-secret"
-    demo_mode: bool = True
+    secret_key: str = DEV_SECRET_KEY
+    demo_mode: bool = False  # demo sign-in, the demo chat and the sandbox payment page; only with DEMO_MODE=1
     orders: "OrderRules" = field(default_factory=lambda: OrderRules())
     vouchers: "VoucherRules" = field(default_factory=lambda: VoucherRules())
     wechatpay: Mapping[str, str] = field(default_factory=dict)
@@ -63,6 +66,17 @@ class Settings:
     @property
     def redis_db_file(self) -> Path:
         return self.data_dir / "redis" / "redis.db"
+
+    def unsafe_for_production(self) -> list[str]:
+        """Why this configuration must not serve real users; [] when it may (always, in demo mode)."""
+        if self.demo_mode:
+            return []
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY 未设置或太短（至少 32 个字符）：登录令牌可被伪造")
+        if self.payment_provider == "sandbox":
+            problems.append("PAYMENT_PROVIDER 为 sandbox：沙箱付款页不付钱就能把订单标为已付（请设 wechatpay 或 wechatpay_v3）")
+        return problems
 
     @property
     def is_sqlite(self) -> bool:
@@ -153,11 +167,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_api_base=(env.get("WECHAT_API_BASE_URL") or "https://api.weixin.qq.com/").rstrip("/") + "/",
         token_ttl=int(env.get("TOKEN_TTL_SECONDS") or 7 * 24 * 3600),
         bot_reply_deadline=float(env.get("BOT_REPLY_DEADLINE_SECONDS") or 4.0),
+        wechat_max_skew_seconds=int(env.get("WECHAT_MAX_SKEW_SECONDS") or 300),
         search_per_user=int(env.get("RATE_LIMIT_SEARCH_PER_USER") or 120),
         search_per_ip=int(env.get("RATE_LIMIT_SEARCH_PER_IP") or 1200),
         login_per_ip=int(env.get("RATE_LIMIT_LOGIN_PER_IP") or 30),
-        secret_key=env.get("SECRET_KEY") or "dev-only-secret",
-        demo_mode=(env.get("DEMO_MODE") or "1") not in ("0", "false", "no"),
+        secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
+        demo_mode=(env.get("DEMO_MODE") or "0").lower() in ("1", "true", "yes"),
         orders=OrderRules(
             timezone=env.get("PLATFORM_TIMEZONE") or "Asia/Shanghai",
             payment_minutes=int(env.get("ORDER_PAYMENT_MINUTES") or 30),

@@ -44,6 +44,11 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+
+
 class BusinessRuleViolation(AppError):
     status = 422
     code = "business_rule"

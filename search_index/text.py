@@ -14,6 +14,7 @@ import unicodedata
 from typing import Iterable
 
 _jieba_lock = threading.Lock()
+MAX_RUN_CHARS = 200
 _jieba = None
 
 # GB/T 19681-2005, GB 5009.12-2017, HJ 1043-2019, ISO 10993-5, ASTM E8/E8M, UN38.3 …
@@ -53,7 +54,10 @@ def _cut(text: str) -> list[str]:
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()
                 _jieba = jieba
-    return list(_jieba.cut_for_search(text))
+    # jieba's HMM costs more than linear time in a run's length: cut long runs in pieces so
+    # no text (a 100,000-character message, an odd listing) can hold a CPU for seconds
+    return [t for start in range(0, len(text), MAX_RUN_CHARS)
+            for t in _jieba.cut_for_search(text[start:start + MAX_RUN_CHARS])]
 
 
 def standard_numbers(text: str) -> list[str]:

@@ -31,8 +31,12 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+# the tests run the demo: sandbox payments and demo sign-in (subprocesses inherit it)
+os.environ.setdefault("DEMO_MODE", "1")
+
+
 def build_app(data_dir: Path, **env: str) -> Flask:
-    environ = {"DATA_DIR": str(data_dir)}
+    environ = {"DATA_DIR": str(data_dir), "DEMO_MODE": os.environ["DEMO_MODE"]}
     if os.environ.get("TEST_DATABASE_URL"):
         environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
         _reset_postgres(environ["DATABASE_URL"])

@@ -69,8 +69,11 @@ def test_demo_login_and_company_profile(app: Flask) -> None:
     assert client.get("/api/v1/me", headers=auth).get_json()["company_name"] == "重庆某食品有限公司"
 
 
+PRODUCTION = {"DEMO_MODE": "0", "SECRET_KEY": "a-production-secret-of-at-least-32-chars", "PAYMENT_PROVIDER": "wechatpay"}
+
+
 def test_without_mini_program_settings_login_says_what_is_missing(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    app = build_app(tmp_path, DEMO_MODE="0")
+    app = build_app(tmp_path, **PRODUCTION)
     try:
         resp = app.test_client().post("/api/v1/auth/login", json={"code": "abc"})
         assert resp.status_code == 503 and "WECHAT_MINI_APP_ID" in resp.get_json()["error"]["message"]

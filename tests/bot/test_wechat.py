@@ -1,5 +1,6 @@
 """The official-account endpoint, with messages built and signed the way WeChat does."""
 import hashlib
+import secrets
 import time
 from typing import Iterator
 
@@ -20,7 +21,10 @@ def _signature(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
 
 
-def _query(timestamp: str = "1700000000", nonce: str = "nonce1") -> dict[str, str]:
+def _query(timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """Signed as WeChat signs a fresh message: now, with a nonce of its own."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or secrets.token_hex(8)
     return {"timestamp": timestamp, "nonce": nonce, "signature": _signature(TOKEN, timestamp, nonce)}
 
 
@@ -97,7 +101,7 @@ def test_a_retried_message_is_answered_once(wechat_app: Flask) -> None:
 
 def test_safe_mode_round_trip(wechat_app: Flask) -> None:
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
-    timestamp, nonce = "1700000100", "nonce-aes"
+    timestamp, nonce = str(int(time.time())), "nonce-aes"
     envelope = crypto.encrypt_message(_text("新装修的房子能住人了吗", 4004, "oSafe"), nonce, timestamp)
     sent = xmltodict.parse(envelope)["xml"]
     query = {"timestamp": timestamp, "nonce": nonce, "encrypt_type": "aes", "msg_signature": sent["MsgSignature"],

@@ -259,7 +259,7 @@ def test_only_platform_admins_review_companies(market: Market, role: str, instit
 def test_old_voucher_applications_get_an_unverified_company_that_nobody_can_spend_for(tmp_path: Path) -> None:
     from app import create_app
 
-    application = create_app(load_settings({"DATA_DIR": str(tmp_path)}))
+    application = create_app(load_settings({"DATA_DIR": str(tmp_path), "DEMO_MODE": "1"}))
     try:
         runner = application.test_cli_runner()
         assert runner.invoke(args=["db", "upgrade", "0006"]).exit_code == 0
