@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from api import blueprints as api_blueprints
-from api import register_error_handlers, register_idempotency
+from api import register_error_handlers, register_idempotency, register_limits
 from api.middleware import Utf8QueryString
 from bot import blueprints as bot_blueprints
 from bot.cli import bot_cli
@@ -34,11 +34,11 @@ def _search_engine(platform: Platform) -> SearchEngine:
     pin_threads(settings.encoder_threads)
 
     def synonyms() -> dict[str, list[str]]:
-        with unit_of_work(platform.session_factory) as session:
+        with unit_of_work(platform.session_factory, write=False) as session:
             return all_synonyms(session)
 
     def ratings() -> dict[str, tuple[float, int]]:
-        with unit_of_work(platform.session_factory) as session:
+        with unit_of_work(platform.session_factory, write=False) as session:
             return rating_signals(session)
 
     return SearchEngine(
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for bp in api_blueprints() + bot_blueprints():
         app.register_blueprint(bp)
     register_error_handlers(app)
+    register_limits(app)
     register_idempotency(app)
     app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
 

@@ -12,6 +12,7 @@ from api.group_buys import group_buys_bp
 from api.health import health_bp
 from api.idempotency import register_idempotency
 from api.inbox import inbox_bp
+from api.limits import register_limits
 from api.iot import iot_bp
 from api.lab import lab_bp
 from api.openapi import openapi_bp
@@ -25,4 +26,4 @@ def blueprints() -> list[Blueprint]:
             inbox_bp, admin_bp, iot_bp, companies_bp]
 
 
-__all__ = ["blueprints", "register_error_handlers", "register_idempotency"]
+__all__ = ["blueprints", "register_error_handlers", "register_idempotency", "register_limits"]

@@ -91,7 +91,7 @@ def optional_signed_in_user_id() -> int | None:
     still an error); anonymous requests never open a database session."""
     if not request.headers.get("Authorization"):
         return None
-    with unit_of_work(current_app.extensions["platform"].session_factory) as session:
+    with unit_of_work(current_app.extensions["platform"].session_factory, write=False) as session:
         return signed_in_user(session).id
 
 
@@ -148,7 +148,7 @@ def password_login():  # type: ignore[no-untyped-def]
 @auth_bp.get("/me")
 @documented("/me", "get", "The signed-in user", Profile, errors=(401,), signed_in=True)
 def me():  # type: ignore[no-untyped-def]
-    with unit_of_work(current_app.extensions["platform"].session_factory) as session:
+    with unit_of_work(current_app.extensions["platform"].session_factory, write=False) as session:
         return jsonify(_profile(signed_in_user(session)).model_dump())
 
 
@@ -168,6 +168,6 @@ def put_company():  # type: ignore[no-untyped-def]
 @documented("/me/searches", "get", "The signed-in user's recent searches, newest first", SearchHistory, errors=(401,), signed_in=True)
 def my_searches():  # type: ignore[no-untyped-def]
     platform = current_app.extensions["platform"]
-    with unit_of_work(platform.session_factory) as session:
+    with unit_of_work(platform.session_factory, write=False) as session:
         user = signed_in_user(session)
     return jsonify(SearchHistory(items=search_history(platform.redis, user.id)).model_dump())

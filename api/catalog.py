@@ -47,7 +47,7 @@ def _ratings(session, svc: Service) -> RatingSummaryOut:  # type: ignore[no-unty
 @catalog_bp.get("/services/<code>")
 @documented("/services/{code}", "get", "A testing service: method, samples, price, lab, live status", ServiceDetail, errors=(404,))
 def get_service(code: str):  # type: ignore[no-untyped-def]
-    with unit_of_work(_sessions()) as session:
+    with unit_of_work(_sessions(), write=False) as session:
         svc, ins, inst = service_detail(session, code)
         body = ServiceDetail(
             **_summary(svc).model_dump(),
@@ -63,7 +63,7 @@ def get_service(code: str):  # type: ignore[no-untyped-def]
 @catalog_bp.get("/instruments/<code>")
 @documented("/instruments/{code}", "get", "A shared instrument and the services offered on it", InstrumentDetail, errors=(404,))
 def get_instrument(code: str):  # type: ignore[no-untyped-def]
-    with unit_of_work(_sessions()) as session:
+    with unit_of_work(_sessions(), write=False) as session:
         ins, inst, services = instrument_detail(session, code)
         body = InstrumentDetail(
             code=ins.code, name=ins.name, name_en=ins.name_en, model=ins.model, manufacturer=ins.manufacturer,
@@ -79,7 +79,7 @@ def get_institution(code: str):  # type: ignore[no-untyped-def]
     paging = parse_query(PageParams, request.args, {
         "page": "page 须为不小于 1 的整数。", "per_page": "per_page 须为 1 到 100 的整数。",
     })
-    with unit_of_work(_sessions()) as session:
+    with unit_of_work(_sessions(), write=False) as session:
         inst, page = institution_detail(session, code, paging.page, paging.per_page)
         body = InstitutionDetail(
             code=inst.code, name=inst.name, city=inst.city, address=inst.address, contact_name=inst.contact_name,
@@ -93,6 +93,6 @@ def get_institution(code: str):  # type: ignore[no-untyped-def]
 @catalog_bp.get("/categories")
 @documented("/categories", "get", "Instrument categories with the number of services in each", CategoryList, errors=())
 def get_categories():  # type: ignore[no-untyped-def]
-    with unit_of_work(_sessions()) as session:
+    with unit_of_work(_sessions(), write=False) as session:
         items = [{"name": name, "services": n} for name, n in category_counts(session)]
     return jsonify(CategoryList.model_validate({"items": items}).model_dump())

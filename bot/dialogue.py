@@ -163,7 +163,7 @@ class Dialogue:
 
     def _from_db(self, codes: list[str]) -> list[IndexDoc]:
         """Listings by code in the given order (a listing gone meanwhile is skipped)."""
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.sessions, write=False) as session:
             found = {d.code: d for d in searchable_docs(session, codes)}
         return [found[c] for c in codes if c in found]
 
@@ -194,7 +194,7 @@ class Dialogue:
         return BotReply("results", "\n".join(lines), items)
 
     def _detail(self, code: str, rank: int) -> BotReply:
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.sessions, write=False) as session:
             row = session.execute(
                 select(Service, Instrument, Institution)
                 .join(Instrument, Service.instrument_id == Instrument.id)

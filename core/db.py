@@ -65,10 +65,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+def unit_of_work(factory: sessionmaker[Session], write: bool = True) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error.
+
+    On SQLite a writing unit takes the write lock up front (BEGIN IMMEDIATE), so racing
+    writers wait their turn on busy_timeout instead of failing with "database is locked"
+    when a read lock cannot be upgraded. Pure reads pass write=False and never wait."""
     session = factory()
     try:
+        if write and session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"sqlite_immediate": True})
         yield session
         session.commit()
     except BaseException:

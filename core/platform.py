@@ -50,9 +50,7 @@ class Platform:
         """One unit of work whose deferred jobs are handed to the queues after it commits.
         If Redis refuses, the jobs are still rows of the outbox and the relay hands them out.
         Reads pass write=False: on SQLite they then do not queue for the write lock."""
-        with unit_of_work(self.session_factory) as session:
-            if write and self.settings.is_sqlite:
-                session.connection(execution_options={"sqlite_immediate": True})
+        with unit_of_work(self.session_factory, write=write) as session:
             yield session
             jobs = take_deferred(session)
         for job_id, queue, marker in jobs:

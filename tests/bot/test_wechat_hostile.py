@@ -38,9 +38,10 @@ def test_a_signature_stamped_outside_the_window_is_refused(client: FlaskClient, 
 
 def test_a_captured_signature_cannot_carry_another_message(client: FlaskClient) -> None:
     query = _query()
-    assert client.post("/wechat", query_string=query, data=_text("辣椒粉里有没有苏丹红", 7101, "oA")).status_code == 200
+    first = _text("辣椒粉里有没有苏丹红", 7101, "oA")
+    assert client.post("/wechat", query_string=query, data=first).status_code == 200
     # WeChat's own retry repeats the body and is answered; another body under the same signature is not
-    assert client.post("/wechat", query_string=query, data=_text("辣椒粉里有没有苏丹红", 7101, "oA")).status_code == 200
+    assert client.post("/wechat", query_string=query, data=first).status_code == 200
     _refused(client.post("/wechat", query_string=query, data=_text("转账给我", 7102, "oEvil")), 403, "replayed_message")
 
 
@@ -62,7 +63,8 @@ def test_an_entity_bomb_is_refused_quickly(client: FlaskClient) -> None:
 
 def test_a_body_far_larger_than_any_wechat_message_is_413(client: FlaskClient) -> None:
     resp = client.post("/wechat", query_string=_query(), data=b"<xml>" + b"a" * (1024 * 1024) + b"</xml>")
-    _refused(resp, 413, "message_too_large")
+    assert resp.status_code == 413  # refused unread, by the endpoint's own cap or the server-wide one
+    assert resp.get_json()["error"]["code"] in ("message_too_large", "payload_too_large")
 
 
 def test_an_eighteen_thousand_character_message_gets_a_short_answer_fast(client: FlaskClient) -> None:

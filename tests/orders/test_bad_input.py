@@ -79,7 +79,7 @@ def test_reports_must_be_small_pdfs_and_come_in_the_right_state(market_factory) 
     from io import BytesIO
 
     _refused(upload(BytesIO(b"GIF89a not a report"), "r.gif"), 400, "not_a_pdf")
-    _refused(upload(pdf_file(20_000)), 400, "file_too_large")
+    _refused(upload(pdf_file(20_000)), 413, "file_too_large")
     assert market.get(f"/orders/{number}", market.customer).get_json()["status"] == "testing"
     assert upload(pdf_file(100)).status_code == 201
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from core.models import Order, Report, User
 from core.report_storage import ReportStorage
 from core.services.orders import lifecycle as orders
@@ -29,7 +29,7 @@ def upload_report(session: Session, actor: User, number: str, filename: str, dat
     if not data.startswith(b"%PDF-"):
         raise InvalidInput("报告须为 PDF 文件。", code="not_a_pdf")
     if len(data) > settings.orders.report_max_bytes:
-        raise InvalidInput(f"报告文件超过 {settings.orders.report_max_bytes // (1024 * 1024)} MB。",
+        raise PayloadTooLarge(f"报告文件超过 {settings.orders.report_max_bytes // (1024 * 1024)} MB。",
                            code="file_too_large", details={"max_bytes": settings.orders.report_max_bytes})
     orders.report_issued(session, actor, order, settings)
     digest = hashlib.sha256(data).hexdigest()

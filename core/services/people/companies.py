@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from core.models import (
     Company, CompanyMember, CompanyStatus, DocumentKind, MemberRole, MemberStatus, Role, StoredDocument, User,
 )
@@ -135,7 +135,7 @@ def _checked_document(kind: DocumentKind, upload: Upload | None, max_bytes: int)
     if upload is None or not upload.data:
         raise InvalidInput(f"请上传{label}（JPEG、PNG 图片或 PDF 文件）。", code=f"{kind.value}_required")
     if len(upload.data) > max_bytes:
-        raise InvalidInput(f"{label}文件不能超过 {max_bytes / (1024 * 1024):g} MB。", code="file_too_large",
+        raise PayloadTooLarge(f"{label}文件不能超过 {max_bytes / (1024 * 1024):g} MB。", code="file_too_large",
                            details={"document": kind.value, "max_bytes": max_bytes})
     for magic, content_type, ext in _SIGNATURES:
         if upload.data.startswith(magic):
