@@ -21,13 +21,18 @@ def set_service_active(session: Session, actor: User, service_code: str, active:
     return service
 
 
+def _institution(session: Session, code: str) -> Institution:
+    institution = session.scalar(select(Institution).where(Institution.code == code))
+    if institution is None:
+        raise NotFound(f"没有编号为 {code} 的机构。", code="institution_not_found")
+    return institution
+
+
 def set_institution_status(
     session: Session, actor: User, institution_code: str, status: OnboardingStatus
 ) -> Institution:
     require_role(actor, Role.platform_admin)
-    institution = session.scalar(select(Institution).where(Institution.code == institution_code))
-    if institution is None:
-        raise NotFound(f"没有编号为 {institution_code} 的机构。", code="institution_not_found")
+    institution = _institution(session, institution_code)
     if institution.status != status:
         institution.status = status
         mark_stale(session, services_of_institution(session, institution.id))
@@ -42,9 +47,7 @@ def set_institution_payee(session: Session, actor: User, institution_code: str, 
     """Where WeChat Pay profit sharing (分账) sends the lab's part. Payments opened afterwards are
     frozen at WeChat until settlement splits them; earlier ones settle through the platform account."""
     require_role(actor, Role.platform_admin)
-    institution = session.scalar(select(Institution).where(Institution.code == institution_code))
-    if institution is None:
-        raise NotFound(f"没有编号为 {institution_code} 的机构。", code="institution_not_found")
+    institution = _institution(session, institution_code)
     if payee_type not in PAYEE_TYPES or not account.strip() or len(account) > 64:
         raise InvalidInput(f"分账接收方须为 {' 或 '.join(PAYEE_TYPES)}，账号 1 到 64 个字符。", code="invalid_payee")
     if payee_type == "MERCHANT_ID" and not name.strip():
