@@ -75,8 +75,9 @@ class _LazyDialogue:
         return getattr(self._dialogue, name)
 
 
-class UnsafeConfiguration(RuntimeError):
-    """Production is the default: a server that would be unsafe refuses to start and says why."""
+class UnsafeConfiguration(SystemExit):
+    """Production is the default: a server that would be unsafe refuses to start and says why
+    (a SystemExit: the command line shows the reason, not a traceback)."""
 
 
 def create_app(settings: Settings | None = None) -> Flask:
