@@ -7,6 +7,7 @@ is refused: it is a client bug, not a retry. Keys are kept 24 hours (the sweep).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from core.errors import Conflict
 from core.models import IdempotencyKey
 from core.models._types import utcnow
 from core.platform import Platform
+
+log = logging.getLogger(__name__)
 
 KEEP = timedelta(hours=24)
 
@@ -46,7 +49,7 @@ def begin(platform: Platform, scope: str, key: str, fingerprint: str) -> Replay 
                 session.add(IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint))
                 return None
     except IntegrityError:
-        pass  # a concurrent request with the same key claimed it first: read what it left
+        log.info("Idempotency-Key claimed by a concurrent request; answering from its record")
     with platform.transaction() as session:
         old = _existing(session, scope, key)
         if old is None:  # it failed and let go of the key in between: the client may simply retry

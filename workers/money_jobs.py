@@ -33,9 +33,7 @@ def send_refund(refund_id: int) -> str:
         state = provider.refund(request)
     except BusinessRuleViolation as exc:
         with platform.transaction() as session:
-            refund, _, _ = refunds.refund_request(session, refund_id) or (None, None, None)
-            if refund is not None:
-                refunds.mark_refund_failed(session, refund, exc.message)
+            refunds.fail_refund(session, refund_id, exc.message)
         return "failed"
     with platform.transaction() as session:
         return refunds.apply_refund_state(session, state, _recheck(platform))
@@ -75,7 +73,12 @@ def send_profit_share(share_id: int) -> str:
             return "settled"
         _, provider_name, request = prepared
     # the same out_order_no twice is one split at the provider, so a retry is safe
-    state = get_provider(platform.settings, provider_name).share(request)
+    try:
+        state = get_provider(platform.settings, provider_name).share(request)
+    except BusinessRuleViolation as exc:
+        with platform.transaction() as session:
+            refunds.fail_share(session, share_id, exc.message)
+        return "failed"
     with platform.transaction() as session:
         status = refunds.apply_share_state(session, share_id, state)
     if status != "finished":

@@ -88,3 +88,18 @@ def test_settlement_splits_the_lab_part_and_unfreezes_the_rest(v3_market: Market
     assert [(r["account"], r["amount"]) for r in split["receivers"]] == [(LAB_MCH_ID, 40000)]
     assert FakeWeChatPayV3.orders[trade]["frozen"] == 0
     market.assert_books_balance()
+
+
+def test_a_second_payment_refunded_late_leaves_one_split_and_nothing_stuck(v3_market: Market) -> None:
+    market = v3_market
+    number = market.order()["number"]
+    _pay(market, number)
+    second = market.post(f"/orders/{number}/payment", market.customer)
+    assert second.status_code == 409  # the order is paid: no second attempt can be opened
+    market.through_report(number)
+    market.post(f"/orders/{number}/confirm", market.customer)
+    _worker(market)
+    with market.app.extensions["platform"].session_factory() as session:
+        shares = session.scalars(select(ProfitShare)).all()
+        assert [(s.status, s.amount_cents) for s in shares] == [("finished", 40000)]
+    assert "jobs due and not done: 0" in cli(market.app, "orders", "jobs").stdout

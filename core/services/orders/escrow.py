@@ -35,7 +35,7 @@ def close(session: Session, order: Order, lab_fee_cents: int, rules: VoucherRule
     vouchers.close_redemption(session, order, voucher_used)
     if cash_back > 0:
         refunds.refund_order_cash(session, order, cash_back, "订单退款" if not lab_fee_cents else "订单部分退款")
-    if paid and cash_to_lab >= 0 and lab_fee_cents:
+    if paid and cash_to_lab:
         refunds.share_with_lab(session, order, cash_to_lab)
 
 

@@ -115,6 +115,13 @@ def mark_refund_failed(session: Session, refund: Refund, message: str) -> None:
                f"（{refund.amount_cents / 100:.2f} 元）被支付渠道拒绝：{message}", refund.order_id)
 
 
+def fail_refund(session: Session, refund_id: int, message: str) -> None:
+    """The provider refused the refund for good (the job's side)."""
+    refund = session.get(Refund, refund_id, with_for_update=True)
+    if refund is not None and refund.status not in FINAL:
+        mark_refund_failed(session, refund, message)
+
+
 def refund_to_check(session: Session, refund_id: int) -> tuple[str, str] | None:
     """(provider, out_refund_no) of a refund still under way, for the job that asks about it."""
     refund = session.get(Refund, refund_id)
@@ -132,6 +139,8 @@ def share_with_lab(session: Session, order: Order, lab_cash_cents: int) -> list[
         if not payment.profit_sharing:
             continue
         take = min(remaining, payment.amount_cents - payment.refunded_cents)
+        if take <= 0:
+            continue  # refunded in full, or the lab's part is already split from an earlier payment
         remaining -= take
         share = ProfitShare(order_id=order.id, payment_id=payment.id, out_order_no=f"{payment.out_trade_no}S",
                             amount_cents=take)
@@ -155,6 +164,13 @@ def share_request(session: Session, share_id: int) -> tuple[ProfitShare, str, Sh
     return share, payment.provider, ShareRequest(
         payment.provider_transaction_id, share.out_order_no, institution.payee_type or "MERCHANT_ID",
         institution.payee_account or "", share.amount_cents, f"订单{order.number}检测服务费", institution.payee_name or "")
+
+
+def fail_share(session: Session, share_id: int, message: str) -> None:
+    """The provider refused the split for good: the lab's money stays frozen until a person acts."""
+    share = session.get(ProfitShare, share_id, with_for_update=True)
+    if share is not None:
+        share.status, share.last_error = SHARE_FAILED, message[:2000]
 
 
 def apply_share_state(session: Session, share_id: int, state: ShareState) -> str:
