@@ -35,6 +35,8 @@ class Instrument(Base):
     functions: Mapped[str | None] = mapped_column(Text)
     open_for_sharing: Mapped[bool] = mapped_column(Boolean, default=True)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the private, revocable ICS feed of the instrument's bookings
+    calendar_feed_secret: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

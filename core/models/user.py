@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, String
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -36,5 +36,9 @@ class User(Base):
     contact_name: Mapped[str | None] = mapped_column(String(100))
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # tokens and console sessions carry this; bumping it (sign-out, disable, password reset) revokes them all
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the official account's openid (notifications to staff), bound by scanning a QR code in the workbench
+    official_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
