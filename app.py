@@ -6,10 +6,11 @@ import logging
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import blueprints as api_blueprints
 from api import register_error_handlers, register_idempotency, register_limits
-from api.middleware import Utf8QueryString
+from api.middleware import RecordIdConverter, Utf8QueryString
 from bot import blueprints as bot_blueprints
 from bot.cli import bot_cli
 from bot.dialogue import Dialogue
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         raise UnsafeConfiguration("拒绝启动（生产模式）：" + "；".join(problems)
                                   + "。本机演示请设 DEMO_MODE=1（make demo 会设）。")
     app = Flask(__name__)
+    app.url_map.converters["int"] = RecordIdConverter  # before any route is added
     app.config.update(SECRET_KEY=settings.secret_key, JSON_AS_ASCII=False)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -104,6 +106,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_limits(app)
     register_idempotency(app)
     app.wsgi_app = Utf8QueryString(app.wsgi_app)  # type: ignore[method-assign]
+    if settings.trusted_proxy_hops:
+        # only the hops our own proxies appended are believed; with none, X-Forwarded-For is ignored so a
+        # client cannot pick its own rate-limit bucket
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli, iot_cli):
         app.cli.add_command(group)

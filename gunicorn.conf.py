@@ -5,7 +5,13 @@ first message after a (re)start does not pay for it.
 """
 from __future__ import annotations
 
+import gunicorn.http.wsgi
+
 from core.config import load_settings
+
+# production does not announce its software: gunicorn has no setting for its Server header, and
+# reads this name each time it builds a response
+gunicorn.http.wsgi.SERVER = "platform"
 
 _settings = load_settings()
 bind = f"{_settings.host}:{_settings.port}"

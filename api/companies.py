@@ -184,7 +184,7 @@ def my_company():  # type: ignore[no-untyped-def]
 @documented("/me/company/verification", "post",
             "Submit my company for verification: licence, and an authorisation letter unless I am the legal "
             "representative (multipart)", MyCompanyOut, errors=(400, 401, 403, 409), body=VerificationUpload,
-            body_media_type="multipart/form-data", signed_in=True)
+            body_media_type="multipart/form-data", signed_in=True, status=201)
 def submit_verification():  # type: ignore[no-untyped-def]
     form = parse_json_body(VerificationForm, request.form.to_dict(), _FORM_MESSAGES)
     p = platform()
@@ -244,7 +244,7 @@ def remove_member(member_id: int):  # type: ignore[no-untyped-def]
 
 @companies_bp.post("/me/company/invitations")
 @documented("/me/company/invitations", "post", "Invite a user by id to join my company (company admin)", MemberOut,
-            errors=MEMBER_ERRORS, body=InviteBody, signed_in=True)
+            errors=MEMBER_ERRORS, body=InviteBody, signed_in=True, status=201)
 def invite():  # type: ignore[no-untyped-def]
     body = parse_json_body(InviteBody, request.get_json(silent=True), {"user_id": "请填写被邀请用户的编号（user_id）。"})
     with platform().transaction() as session:

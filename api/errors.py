@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from core.db import BUSY_MESSAGE, is_busy
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,16 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         slug = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, slug, _http_message(exc.code or 500))
+
+    @app.errorhandler(OperationalError)
+    def _database_error(exc: OperationalError):  # type: ignore[no-untyped-def]
+        # a busy SQLite past the write lock's retries (a commit, a read that had to write) is "try again"
+        if is_busy(exc):
+            response = error_response(503, "database_busy", BUSY_MESSAGE)
+            response.headers["Retry-After"] = "5"
+            return response
+        log.exception("database error")
+        return error_response(500, "internal_error", _HTTP_MESSAGES[500])
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

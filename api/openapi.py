@@ -29,6 +29,10 @@ class Operation:
     media_type: str | None = None
     # "multipart/form-data" for file uploads
     body_media_type: str = "application/json"
+    # 201 for an operation that creates a resource
+    status: int = 200
+    # other answers the same operation can give (the statement as text/csv)
+    alt_media_types: tuple[str, ...] = ()
 
 
 OPERATIONS: list[Operation] = []
@@ -38,17 +42,17 @@ def documented(
     path: str, method: str, summary: str, response: type[BaseModel],
     query: type[BaseModel] | None = None, errors: tuple[int, ...] = (400,),
     body: type[BaseModel] | None = None, signed_in: bool = False, media_type: str | None = None,
-    body_media_type: str = "application/json",
+    body_media_type: str = "application/json", status: int = 200, alt_media_types: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Record a route in the OpenAPI document; the handler itself is unchanged."""
     OPERATIONS.append(Operation(path, method.lower(), summary, response, query, errors, body, signed_in, media_type,
-                                body_media_type))
+                                body_media_type, status, alt_media_types))
     return lambda handler: handler
 
 
 def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
         for name in (part[1:-1] for part in op.path.split("/") if part.startswith("{"))
     ]
     if op.query is not None:
@@ -56,6 +60,13 @@ def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop})
     return params
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    # `<int:..._id>` routes take a 64-bit id (see RecordIdConverter); codes and numbers are text
+    if name.endswith("_id"):
+        return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    return {"type": "string", "minLength": 1}
 
 
 def _schema_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
@@ -72,7 +83,9 @@ def openapi_document() -> dict[str, Any]:
     for op in OPERATIONS:
         content = ({op.media_type: {"schema": {"type": "string", "format": "binary"}}} if op.media_type
                    else {"application/json": {"schema": _schema_ref(op.response, schemas)}})
-        responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}
+        content.update({alt: {"schema": {"type": "string"}} for alt in op.alt_media_types})
+        responses: dict[str, Any] = {str(op.status): {"description": "Created" if op.status == 201 else "OK",
+                                                      "content": content}}
         for status in op.errors:
             responses[str(status)] = {
                 "description": _STATUS_TEXT.get(status, "Error"),

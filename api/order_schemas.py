@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.validation import Count, MoneyCNY, Moment, RecordId, Stars
+from api.validation import Count, Day, MoneyCNY, Moment, RecordId, Stars
 
 
 class Strict(BaseModel):
@@ -19,7 +19,7 @@ class CreateOrderBody(Strict):
     sample_description: str = Field(max_length=2000)
     mode: Literal["visit", "mail"] = "mail"
     slot_start: Moment | None = Field(default=None, description="visit: ISO 8601 with a time zone")
-    delivery_date: date | None = Field(default=None, description="mail: when the samples arrive")
+    delivery_date: Day | None = Field(default=None, description="mail: when the samples arrive")
     contact_name: str | None = Field(default=None, max_length=100)
     contact_phone: str | None = Field(default=None, max_length=32)
     voucher_id: RecordId | None = None
@@ -130,7 +130,7 @@ class CalendarOut(BaseModel):
 
 
 class CalendarQuery(Strict):
-    start: date | None = Field(default=None, description="first day (default today)")
+    start: Day | None = Field(default=None, description="first day (default today)")
     days: int = Field(default=14, ge=1, le=62)
 
 
@@ -156,7 +156,7 @@ class VoucherApplyBody(Strict):
 class VoucherDecisionBody(Strict):
     approve: bool
     amount_cny: MoneyCNY | None = None
-    valid_until: date | None = None
+    valid_until: Day | None = None
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -181,8 +181,8 @@ class VoucherList(BaseModel):
 
 
 class StatementQuery(Strict):
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
+    start: Day = Field(alias="from")
+    end: Day = Field(alias="to")
     format: Literal["json", "csv"] = "json"
 
 
@@ -206,7 +206,7 @@ class CampaignBody(Strict):
     max_samples: Count
     group_price_cny: MoneyCNY
     deadline: Moment
-    run_date: date
+    run_date: Day
 
 
 class CampaignOut(BaseModel):

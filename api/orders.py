@@ -33,7 +33,7 @@ def _body(model):  # type: ignore[no-untyped-def]
 
 @orders_bp.post("/orders")
 @documented("/orders", "post", "Place an order (the price is computed by the platform)", OrderOut,
-            errors=ORDER_ERRORS, body=CreateOrderBody, signed_in=True)
+            errors=ORDER_ERRORS, body=CreateOrderBody, signed_in=True, status=201)
 def create_order():  # type: ignore[no-untyped-def]
     body = _body(CreateOrderBody)
     p = platform()
@@ -143,7 +143,7 @@ def dispute(number: str):  # type: ignore[no-untyped-def]
 
 @orders_bp.post("/orders/<number>/rating")
 @documented("/orders/{number}/rating", "post", "Rate a settled order (once)", RatingOut, errors=ORDER_ERRORS,
-            body=RatingBody, signed_in=True)
+            body=RatingBody, signed_in=True, status=201)
 def rate(number: str):  # type: ignore[no-untyped-def]
     body = _body(RatingBody)
     with platform().transaction() as session:

@@ -1,7 +1,7 @@
 """Request validation with pydantic, failing in the error shape of DESIGN.md."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
@@ -22,17 +22,32 @@ _PROBLEMS = {
     "date_from_datetime_parsing": "须为日期，如 2026-12-03", "datetime_parsing": "须为 ISO 8601 时间，如 2026-12-03T10:00:00+08:00",
     "datetime_from_date_parsing": "须为 ISO 8601 时间，如 2026-12-03T10:00:00+08:00", "model_type": "须为 JSON 对象",
     "list_type": "须为列表", "dict_type": "须为对象",
+    "date_type": "须为日期，如 2026-12-03", "date_from_datetime_inexact": "须为日期（不带时刻），如 2026-12-03",
+    "datetime_type": "须为 ISO 8601 时间，如 2026-12-03T10:00:00+08:00",
+    "datetime_object_invalid": "须为 ISO 8601 时间，如 2026-12-03T10:00:00+08:00",
+    "time_type": "须为时刻，如 08:30", "time_parsing": "须为时刻，如 08:30",
+    "timezone_naive": "须带时区，如 +08:00", "timezone_aware": "不应带时区",
+    "int_from_float": "须为整数", "string_pattern_mismatch": "格式不对", "enum": "须为 {expected} 之一",
+    "too_long": "最多 {max_length} 项", "too_short": "至少 {min_length} 项", "multiple_of": "须为 {multiple_of} 的倍数",
+    "decimal_type": "须为数字", "decimal_parsing": "须为数字", "decimal_max_places": "最多 {decimal_places} 位小数",
+    "decimal_max_digits": "最多 {max_digits} 位数字", "json_invalid": "须为合法的 JSON", "bytes_type": "须为文字",
+    "string_unicode": "须为 UTF-8 文字", "union_tag_invalid": "类型不对", "is_instance_of": "类型不对",
 }
+# a pydantic error type not named above still answers in Chinese (the English stays out of people's sight)
+_FALLBACK = "取值无效"
 
 
 def _problem(error: Any) -> str:
     if error["type"] == "value_error":
         return str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
-    template = _PROBLEMS.get(error["type"])
+    template = _PROBLEMS.get(error["type"], _FALLBACK)
+    ctx = dict(error.get("ctx", {}))
+    if "expected" in ctx:  # pydantic lists choices as "'a', 'b' or 'c'"
+        ctx["expected"] = str(ctx["expected"]).replace(" or ", "、").replace(", ", "、")
     try:
-        return template.format(**error.get("ctx", {})) if template else error["msg"]
+        return template.format(**ctx)
     except (KeyError, IndexError):
-        return template or error["msg"]
+        return template
 
 
 def _validate(model: type[M], data: Any, code: str, messages: dict[str, str] | None) -> M:
@@ -73,8 +88,19 @@ def _with_offset(value: datetime) -> datetime:
     return value
 
 
+# far past or future dates are typos or probes: refused before they reach date arithmetic or the database
+YEARS = (2000, 2100)
+
+
+def _sane_year(value: date) -> date:
+    if not YEARS[0] <= value.year <= YEARS[1]:
+        raise ValueError(f"日期须在 {YEARS[0]} 年到 {YEARS[1]} 年之间")
+    return value
+
+
 MoneyCNY = Annotated[float, Field(strict=True, ge=0, le=100_000_000, allow_inf_nan=False), AfterValidator(_whole_fen)]
 Count = Annotated[int, Field(strict=True, ge=1, le=100_000)]
 RecordId = Annotated[int, Field(strict=True, ge=1, le=2**62)]
 Stars = Annotated[int, Field(strict=True, ge=1, le=5)]
-Moment = Annotated[datetime, AfterValidator(_with_offset)]
+Moment = Annotated[datetime, AfterValidator(_with_offset), AfterValidator(_sane_year)]
+Day = Annotated[date, AfterValidator(_sane_year)]

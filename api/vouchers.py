@@ -27,7 +27,7 @@ def voucher_out(v: VoucherApplication) -> VoucherOut:
 
 @vouchers_bp.post("/vouchers")
 @documented("/vouchers", "post", "Apply for innovation vouchers for my verified company", VoucherOut,
-            errors=(400, 401, 403, 422), body=VoucherApplyBody, signed_in=True)
+            errors=(400, 401, 403, 422), body=VoucherApplyBody, signed_in=True, status=201)
 def apply():  # type: ignore[no-untyped-def]
     body = parse_json_body(VoucherApplyBody, request.get_json(silent=True))
     p = platform()
@@ -64,7 +64,8 @@ def decide(application_id: int):  # type: ignore[no-untyped-def]
 
 @vouchers_bp.get("/vouchers/statement")
 @documented("/vouchers/statement", "get", "Voucher amounts the fund owes each lab for a period (?format=csv)",
-            StatementOut, query=StatementQuery, errors=(400, 401, 403), signed_in=True)
+            StatementOut, query=StatementQuery, errors=(400, 401, 403), signed_in=True,
+            alt_media_types=("text/csv",))
 def statement():  # type: ignore[no-untyped-def]
     query = parse_query(StatementQuery, request.args)
     if query.end < query.start:

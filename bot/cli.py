@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from bot.dialogue import WELCOME, safe_reply
 from bot.walkthrough import walkthrough
+from core.cli_group import PlatformGroup
 
-bot_cli = AppGroup("bot", help="The chat bot.")
+bot_cli = PlatformGroup("bot", help="The chat bot.")
 bot_cli.add_command(walkthrough)
 
 

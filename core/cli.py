@@ -7,9 +7,9 @@ from typing import Callable
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
-from core.db import unit_of_work
+from core.db import take_write_lock, unit_of_work
 from core.errors import AppError
 from core.models import OnboardingStatus, Role
 from core.platform import Platform
@@ -18,11 +18,12 @@ from core.services.people.authz import command_line_actor
 from core.services.catalog.admin import PAYEE_TYPES, set_institution_payee, set_institution_status, set_service_active
 from core.services.catalog.exporter import export_catalog
 from core.services.catalog.importer import import_catalog
-from core.services.people.users import create_admin, create_staff
+from core.services.people.users import create_admin, create_staff, reset_password, set_active, sign_out_everywhere
+from core.cli_group import PlatformGroup
 
-db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-users_cli = AppGroup("users", help="User accounts.")
-catalog_cli = AppGroup("catalog", help="Institutions, instruments and service listings.")
+db_cli = PlatformGroup("db", help="Database schema (Alembic migrations).")
+users_cli = PlatformGroup("users", help="User accounts.")
+catalog_cli = PlatformGroup("catalog", help="Institutions, instruments and service listings.")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -111,6 +112,47 @@ def users_create_staff(username: str, institution: str, role: str, password: str
     click.echo(f"Created {role} {user.username!r} of {institution} (id {user.id}).")
 
 
+def _account_change(change: Callable[..., object], username: str, *args: object) -> None:
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            change(session, username, *args)
+    except AppError as exc:
+        fail(exc)
+
+
+@users_cli.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account: it can no longer sign in and its tokens stop working at once."""
+    _account_change(set_active, username, False)
+    click.echo(f"已停用账号 {username!r}，它的所有登录凭证已立即失效。")
+
+
+@users_cli.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Re-enable a disabled account (its old tokens stay revoked)."""
+    _account_change(set_active, username, True)
+    click.echo(f"已启用账号 {username!r}（停用前的登录凭证仍然无效，须重新登录）。")
+
+
+@users_cli.command("reset-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_reset_password(username: str, password: str) -> None:
+    """Set a new password; the account is signed out everywhere."""
+    _account_change(reset_password, username, password)
+    click.echo(f"已重置账号 {username!r} 的密码，它的所有登录凭证已立即失效。")
+
+
+@users_cli.command("sign-out")
+@click.argument("username")
+def users_sign_out(username: str) -> None:
+    """Revoke every token of an account (a lost phone, a leaked token)."""
+    _account_change(sign_out_everywhere, username)
+    click.echo(f"账号 {username!r} 已在所有设备上退出登录。")
+
+
 @catalog_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Write nothing if any line is bad.")
@@ -120,6 +162,7 @@ def catalog_import(file: Path, strict: bool, dry_run: bool) -> None:
     size = file.stat().st_size
     session = platform().session_factory()
     try:
+        take_write_lock(session)  # as every writer: queue for SQLite's lock up front, never fail half-way
         with file.open(encoding="utf-8-sig", errors="strict") as fh, click.progressbar(
             length=size, label="Importing", file=sys.stderr, show_percent=True, show_eta=True
         ) as bar:

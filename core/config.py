@@ -35,6 +35,13 @@ class Settings:
     search_per_user: int = 120
     search_per_ip: int = 1200
     login_per_ip: int = 30
+    # failed password sign-ins per account (any address) and per address (any account) in a window:
+    # the first stops a botnet guessing one password, the second one address locking every account
+    login_failures_per_account: int = 10
+    login_failures_per_ip: int = 30
+    login_failure_window_seconds: int = 15 * 60
+    # reverse proxies in front of us that append to X-Forwarded-For; 0: the header is the client's word, ignored
+    trusted_proxy_hops: int = 0
     secret_key: str = DEV_SECRET_KEY
     demo_mode: bool = False  # demo sign-in, the demo chat and the sandbox payment page; only with DEMO_MODE=1
     orders: "OrderRules" = field(default_factory=lambda: OrderRules())
@@ -147,6 +154,21 @@ def _normalise_db_url(url: str) -> str:
     return url
 
 
+def _count_setting(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A whole number of at least `minimum`; anything else stops the start (like any malformed number here),
+    never silently clamped: a wrong proxy count or a negative limit would quietly weaken sign-in."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"设置 {name} 须为整数，现为 {raw!r}。") from None
+    if value < minimum:
+        raise ValueError(f"设置 {name} 不能小于 {minimum}，现为 {value}。")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("DATA_DIR") or "./var").resolve()
@@ -171,6 +193,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         search_per_user=int(env.get("RATE_LIMIT_SEARCH_PER_USER") or 120),
         search_per_ip=int(env.get("RATE_LIMIT_SEARCH_PER_IP") or 1200),
         login_per_ip=int(env.get("RATE_LIMIT_LOGIN_PER_IP") or 30),
+        login_failures_per_account=_count_setting(env, "LOGIN_FAILURES_PER_ACCOUNT", 10),
+        login_failures_per_ip=_count_setting(env, "LOGIN_FAILURES_PER_IP", 30),
+        login_failure_window_seconds=_count_setting(env, "LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
+        trusted_proxy_hops=_count_setting(env, "TRUSTED_PROXY_HOPS", 0),
         secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
         demo_mode=(env.get("DEMO_MODE") or "0").lower() in ("1", "true", "yes"),
         orders=OrderRules(

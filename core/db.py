@@ -5,12 +5,17 @@ and closes it; services only flush.
 """
 from __future__ import annotations
 
+import random
+import time
 from typing import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
+
+from core.errors import DatabaseBusy
 
 # Stable constraint names so Alembic migrations match on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -22,6 +27,13 @@ NAMING_CONVENTION = {
 }
 
 
+# how long SQLite waits for its write lock per try, and the pauses between tries (with jitter, so
+# writers that gave up together do not come back together)
+BUSY_TIMEOUT_MS = 5000
+LOCK_RETRY_PAUSES = (0.2, 0.6)
+BUSY_MESSAGE = "数据库正忙（另一个写入还没结束），请稍后再试；这次什么都没有写入。"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -30,10 +42,12 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:  # type: ign
     # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # WAL lets the API read while an import writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL lets the API read while an import writes. It is a property of the file: set once, since
+    # asking for it again takes a lock that fails at once (no busy wait) while another process writes.
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
@@ -73,8 +87,8 @@ def unit_of_work(factory: sessionmaker[Session], write: bool = True) -> Iterator
     when a read lock cannot be upgraded. Pure reads pass write=False and never wait."""
     session = factory()
     try:
-        if write and session.get_bind().dialect.name == "sqlite":
-            session.connection(execution_options={"sqlite_immediate": True})
+        if write:
+            take_write_lock(session)
         yield session
         session.commit()
     except BaseException:
@@ -82,3 +96,27 @@ def unit_of_work(factory: sessionmaker[Session], write: bool = True) -> Iterator
         raise
     finally:
         session.close()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy": the lock was not ours in time, nothing was written."""
+    return isinstance(exc, OperationalError) and any(word in str(exc.orig) for word in ("locked", "busy"))
+
+
+def take_write_lock(session: Session) -> None:
+    """On SQLite, begin the session's transaction with the write lock (BEGIN IMMEDIATE), trying again
+    after a pause when it stays busy; DatabaseBusy when it never frees. Safe to retry: nothing has
+    been done yet. PostgreSQL locks rows as it goes, so there is nothing to take up front."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    for pause in (*LOCK_RETRY_PAUSES, None):
+        try:
+            session.connection(execution_options={"sqlite_immediate": True})
+            return
+        except OperationalError as exc:
+            session.rollback()
+            if not is_busy(exc):
+                raise
+            if pause is None:
+                raise DatabaseBusy(BUSY_MESSAGE, details={"retry_after": 5}) from None
+            time.sleep(pause * random.uniform(1, 1.5))

@@ -62,3 +62,8 @@ class RateLimited(AppError):
 class DependencyUnavailable(AppError):
     status = 503
     code = "unavailable"
+
+
+class DatabaseBusy(DependencyUnavailable):
+    """SQLite's write lock stayed taken through every retry: a long import or a stuck writer."""
+    code = "database_busy"

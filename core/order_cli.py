@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from core.queue import SWEEP_JOB, defer
 from core.services.orders.ledger import balances, ledger_problems
 from core.services.orders.outbox_report import outbox_summary, redrive as redrive_due_jobs
+from core.cli_group import PlatformGroup
 
-orders_cli = AppGroup("orders", help="Orders, escrow and the ledger.")
+orders_cli = PlatformGroup("orders", help="Orders, escrow and the ledger.")
 
 
 @orders_cli.command("ledger")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 
+from core.cli_group import PlatformGroup
 from core.db import unit_of_work
 from core.errors import AppError
 from core.models import Instrument
@@ -35,7 +35,7 @@ from iot.usage import render_month
 
 log = logging.getLogger(__name__)
 
-iot_cli = AppGroup("iot", help="Instrument current sensors: ingestion, simulator, machine-hours, thresholds.")
+iot_cli = PlatformGroup("iot", help="Instrument current sensors: ingestion, simulator, machine-hours, thresholds.")
 
 STATS_EVERY_S = 30.0
 CHUNK_S = 24 * 3600.0  # an endless simulation plays traces generated a day at a time

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from core.db import unit_of_work
 from core.errors import AppError
@@ -16,9 +15,10 @@ from core.services.catalog.synonyms import all_synonyms, load_synonyms, put_syno
 from search_index.builder import build_full, sync_changes
 from search_index.engine import SearchEngine, SearchFilters
 from search_index.evaluation import evaluate, read_queries
+from core.cli_group import PlatformGroup
 
-search_cli = AppGroup("search", help="The semantic search index.")
-synonyms_cli = AppGroup("synonyms", help="The lay-word → technical-word dictionary.")
+search_cli = PlatformGroup("search", help="The semantic search index.")
+synonyms_cli = PlatformGroup("synonyms", help="The lay-word → technical-word dictionary.")
 search_cli.add_command(synonyms_cli)
 
 

@@ -35,7 +35,8 @@ def demo_user(session: Session, openid: str, display_name: str, role: str, insti
 
 
 def issue_token(secret: str, user: User) -> str:
-    return URLSafeTimedSerializer(secret, salt=_SALT).dumps({"uid": user.id})
+    """A signed token naming the user and their session version (see revoke_sessions)."""
+    return URLSafeTimedSerializer(secret, salt=_SALT).dumps({"uid": user.id, "sv": user.session_version or 0})
 
 
 def user_for_token(session: Session, secret: str, token: str, max_age: int) -> User:
@@ -48,4 +49,16 @@ def user_for_token(session: Session, secret: str, token: str, max_age: int) -> U
     user = session.get(User, data.get("uid")) if isinstance(data, dict) else None
     if user is None or not user.active:
         raise Unauthorized("该账号已不存在或已停用。", code="invalid_token")
+    # tokens signed before versions existed carry none: they count as version 0 until the first bump
+    if data.get("sv", 0) != (user.session_version or 0):
+        raise Unauthorized("登录已失效（已退出登录、密码已重置或账号曾被停用），请重新登录。", code="token_revoked")
     return user
+
+
+def revoke_sessions(session: Session, user: User) -> None:
+    """Sign the user out everywhere: every token issued so far stops working at once.
+    The one place the session version moves (sign-out, disabling, password reset)."""
+    # incremented in SQL: of two revocations at once neither is lost (nor a token issued between them)
+    user.session_version = User.session_version + 1  # type: ignore[assignment]
+    session.flush()
+    session.refresh(user, ["session_version"])
