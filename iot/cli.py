@@ -138,8 +138,9 @@ def _run(ingest: bool, simulation: _Simulation | None, rules: TrackerRules | Non
                 if ingestion.failure is not None:
                     sys.exit(1)
                 stats = ingestion.stats
+                malformed = f" (malformed by reason: {dict(stats.malformed)})" if stats.malformed else ""
                 click.echo(f"ingest: {stats.messages} messages (+{(stats.messages - last) / STATS_EVERY_S:.0f}/s), "
-                           f"{stats.changes} state changes, rejected {dict(stats.rejected) or 0}", err=True)
+                           f"{stats.changes} state changes, rejected {dict(stats.rejected) or 0}{malformed}", err=True)
                 last = stats.messages
     finally:
         stop.set()

@@ -41,7 +41,8 @@ from core.services.usage.status import STATUS_KEY
 from core.services.usage.hours import reconcile_orders
 from iot.broker import BrokerAddress, broker_address
 from iot.levels import DEFAULT_THRESHOLDS, Thresholds
-from iot.payloads import GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, parse_telemetry
+from iot.payloads import MAX_PAYLOAD_BYTES, GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, \
+    parse_telemetry
 from iot.tracker import Tracker, TrackerRules
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ class IngestStats:
     changes: int = 0
     db_errors: int = 0
     redis_errors: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # dropped, by Rejection.kind or "error" (a bug hit)
+    malformed: Counter[str] = field(default_factory=Counter)  # the "malformed" ones by reason
     connects: int = 0
     first_message_at: float | None = None
     last_batch_at: float | None = None
@@ -111,7 +113,7 @@ class Ingestion:
         self.max_ahead_ms = int(settings.iot.max_ahead_s * 1000)
         self.max_age_ms = int(settings.iot.max_age_s * 1000)
         self.stats = IngestStats()
-        self._inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[str, bytes, bool]] = queue.SimpleQueue()  # topic, payload, retained
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread: threading.Thread | None = None
@@ -191,7 +193,12 @@ class Ingestion:
             log.warning("MQTT connection lost (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put((message.topic, message.payload))
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # raised here it would end paho's network thread: a bad topic instead
+            topic = "(topic not UTF-8)"
+        # a payload over the limit is refused anyway: queue no megabytes for it (a short one is not copied)
+        self._inbox.put((topic, message.payload[:MAX_PAYLOAD_BYTES + 1], bool(message.retain)))
 
     # -- processing thread -----------------------------------------------------------------
     def _process_loop(self) -> None:
@@ -221,7 +228,7 @@ class Ingestion:
             self._idle.set()
             raise
 
-    def _take_batch(self) -> list[tuple[str, bytes]]:
+    def _take_batch(self) -> list[tuple[str, bytes, bool]]:
         try:
             first = self._inbox.get(timeout=0.2)
         except queue.Empty:
@@ -237,39 +244,50 @@ class Ingestion:
                 time.sleep(0.005)
         return batch
 
-    def _apply(self, batch: list[tuple[str, bytes]], now_ms: int) -> None:
+    def _apply(self, batch: list[tuple[str, bytes, bool]], now_ms: int) -> None:
         stats = self.stats
         if stats.first_message_at is None:
             stats.first_message_at = time.time()
         stats.messages += len(batch)
         stats.batches += 1
         per_instrument: dict[str, list[Reading]] = {}
-        topics = self.topics
-        for topic, payload in batch:
-            code = topics.instrument_of(topic)
-            if code is None:
-                gateway = topics.gateway_of(topic)
-                if gateway is None:
-                    self._reject(Rejection("bad_topic", topic, "not a telemetry or gateway topic"))
-                elif payload:  # an empty retained message only clears the retained status
-                    self._gateway(gateway, payload, now_ms)
-                continue
-            if code not in self._ids and not self._knows(code):
-                self._reject(Rejection("unknown_instrument", code, "no instrument with this code"))
-                continue
-            readings, rejections = parse_telemetry(payload, code, now_ms, self.max_ahead_ms, self.max_age_ms)
-            for rejection in rejections:
-                self._reject(rejection)
-            if readings:
-                per_instrument.setdefault(code, []).extend(readings)
+        # The parsers never raise on bad input. These guards are for a bug of ours that one message
+        # hits: that message is logged, counted and dropped, and the others go on.
+        for topic, payload, retained in batch:
+            try:
+                self._route(topic, payload, retained, now_ms, per_instrument)
+            except Exception as exc:  # the per-message boundary
+                self._failed(topic, exc)
         for code, readings in per_instrument.items():
-            self.tracker.feed(code, readings, now_ms)
+            try:
+                self.tracker.feed(code, readings, now_ms)
+            except Exception as exc:  # the per-message boundary (this instrument's readings of the batch)
+                self._failed(self.topics.telemetry(code), exc)
         stats.last_batch_at = time.time()
 
-    def _gateway(self, gateway: str, payload: bytes, now_ms: int) -> None:
+    def _route(self, topic: str, payload: bytes, retained: bool, now_ms: int,
+               per_instrument: dict[str, list[Reading]]) -> None:
+        code = self.topics.instrument_of(topic)
+        if code is None:
+            gateway = self.topics.gateway_of(topic)
+            if gateway is None:
+                self._reject(Rejection("bad_topic", topic, "not a telemetry or gateway topic"), retained)
+            elif payload:  # an empty retained message only clears the retained status
+                self._gateway(gateway, payload, retained, now_ms)
+            return
+        if code not in self._ids and not self._knows(code):
+            self._reject(Rejection("unknown_instrument", code, "no instrument with this code"), retained)
+            return
+        readings, rejections = parse_telemetry(payload, code, now_ms, self.max_ahead_ms, self.max_age_ms)
+        for rejection in rejections:
+            self._reject(rejection, retained)
+        if readings:
+            per_instrument.setdefault(code, []).extend(readings)
+
+    def _gateway(self, gateway: str, payload: bytes, retained: bool, now_ms: int) -> None:
         status = parse_gateway_status(payload, gateway)
         if isinstance(status, Rejection):
-            self._reject(status)
+            self._reject(status, retained)
             return
         known = tuple(c for c in status.instruments or () if c in self._ids) if status.instruments else None
         self.tracker.gateway_status(GatewayStatus(gateway, status.online, known), now_ms)
@@ -288,13 +306,28 @@ class Ingestion:
             log.warning("could not reload the instrument list: %s", exc)
         return code in self._ids
 
-    def _reject(self, rejection: Rejection) -> None:
+    def _reject(self, rejection: Rejection, retained: bool = False) -> None:
         self.stats.rejected[rejection.kind] += 1
-        key = (rejection.kind, rejection.source)
-        if key not in self._logged and len(self._logged) < MAX_LOGGED_SOURCES:
-            self._logged.add(key)
-            log.warning("dropped %s message from %s: %s (further ones from it are only counted)",
-                        rejection.kind, rejection.source, rejection.detail)
+        if rejection.reason:
+            self.stats.malformed[rejection.reason] += 1
+        if self._first_of(rejection.reason or rejection.kind, rejection.source):
+            what = f"{rejection.kind} ({rejection.reason})" if rejection.reason else rejection.kind
+            # a retained message comes back on every (re)connection until someone clears it
+            hint = "; it is retained: an empty retained message on its topic clears it" if retained else ""
+            log.warning("dropped %s message from %s: %s%s (further ones from it are only counted)",
+                        what, rejection.source, rejection.detail, hint)
+
+    def _failed(self, topic: str, exc: Exception) -> None:
+        self.stats.rejected["error"] += 1
+        if self._first_of(f"error {type(exc).__name__}", topic):
+            log.error("dropped a message on %s: handling it raised (further ones only counted)", topic, exc_info=exc)
+
+    def _first_of(self, kind: str, source: str) -> bool:
+        """Log once per kind and source ("logged" must not grow without end either)."""
+        if (kind, source) in self._logged or len(self._logged) >= MAX_LOGGED_SOURCES:
+            return False
+        self._logged.add((kind, source))
+        return True
 
     # -- persistence: one transaction per batch, Redis after the commit --------------------
     def _flush(self, now: float) -> None:
