@@ -75,7 +75,8 @@ class ReportUpload(BaseModel):
 
 @lab_bp.post("/orders/<number>/report")
 @documented("/lab/orders/{number}/report", "post", "Upload the report (PDF, multipart field 'file')", ReportOut,
-            errors=LAB_ERRORS + (413,), body=ReportUpload, body_media_type="multipart/form-data", signed_in=True)
+            errors=LAB_ERRORS + (413,), body=ReportUpload, body_media_type="multipart/form-data", signed_in=True,
+            status=201)
 def upload(number: str):  # type: ignore[no-untyped-def]
     upload_file = request.files.get("file")
     if upload_file is None:
@@ -274,7 +275,7 @@ def calendar_feed_ics(feed: str):  # type: ignore[no-untyped-def]
 
 @lab_bp.post("/group-buys")
 @documented("/lab/group-buys", "post", "Open a group-buy on one of the lab's services", CampaignOut,
-            errors=(400, 401, 403, 404), body=CampaignBody, signed_in=True)
+            errors=(400, 401, 403, 404), body=CampaignBody, signed_in=True, status=201)
 def open_group_buy():  # type: ignore[no-untyped-def]
     body = _body(CampaignBody)
     with platform().transaction() as session:

@@ -1,3 +1,4 @@
+import inspect
 import re
 
 from flask import Flask
@@ -50,3 +51,21 @@ def test_openapi_document_is_valid_and_lists_every_route(shared_catalog_app: Fla
             assert (path, method.lower()) in documented, f"{method} {path} is not in the OpenAPI document"
     search = doc["paths"]["/api/v1/search"]["get"]
     assert {p["name"] for p in search["parameters"]} >= {"q", "limit", "city", "max_price", "category", "accreditation"}
+
+
+def test_the_document_names_the_status_and_id_types_each_handler_answers_with(shared_catalog_app: Flask) -> None:
+    """A handler that answers 201 is documented 201 (a client generated from the document must not
+    treat it as an error), and every `<int:…>` id is an integer of 64 bits in the document."""
+    doc = shared_catalog_app.test_client().get("/api/v1/openapi.json").get_json()
+    for rule in shared_catalog_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule.endswith("openapi.json"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        source = inspect.getsource(shared_catalog_app.view_functions[rule.endpoint])
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = doc["paths"][path][method.lower()]
+            if re.search(r"\),\s*201\b", source):
+                assert "201" in operation["responses"], f"{method} {path} answers 201, documented as 200"
+            for name in re.findall(r"<int:([^>]+)>", rule.rule):
+                schema = next(p["schema"] for p in operation["parameters"] if p["name"] == name)
+                assert schema["type"] == "integer" and schema["maximum"] == 2**63 - 1, (path, name)
