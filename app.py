@@ -1,4 +1,4 @@
-"""create_app(): composes the blueprints of api/ and bot/ and the CLI groups."""
+"""create_app(): composes the blueprints of api/, bot/ and web/ and the CLI groups."""
 from __future__ import annotations
 
 import logging
@@ -27,6 +27,8 @@ from search_index.cli import search_cli
 from search_index.encoders import load_encoder, pin_threads
 from search_index.engine import SearchEngine
 from search_index.store import IndexStore
+from web import blueprints as web_blueprints
+from web import init_web
 from workers.cli import worker
 
 
@@ -100,8 +102,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["after_catalog_change"] = _index_sync_hook(platform, engine)
     app.extensions["dialogue"] = _LazyDialogue(platform, engine)
 
-    for bp in api_blueprints() + bot_blueprints():
+    for bp in api_blueprints() + bot_blueprints() + web_blueprints():
         app.register_blueprint(bp)
+    init_web(app)
     register_error_handlers(app)
     register_limits(app)
     register_idempotency(app)

@@ -12,15 +12,14 @@ from sqlalchemy.orm import Session
 from api.openapi import documented
 from api.schemas import SearchHistory
 from api.validation import parse_json_body
-from core.config import Settings
 from core.db import unit_of_work
 from core.errors import NotFound, Unauthorized
 from core.models import User
 from core.services.people.auth import demo_user, issue_token, revoke_sessions, user_for_openid, user_for_token
 from core.services.people.companies import claim_company
-from core.services.people.rate_limit import FailureLimit, enforce, forget_failures, give_back, take_attempt
+from core.services.people.rate_limit import enforce
+from core.services.people.sign_in import sign_in_with_password
 from core.services.catalog.search_log import search_history
-from core.services.people.users import user_for_password
 from core.wechat_client import code_to_session
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/api/v1")
@@ -138,19 +137,6 @@ def demo_login():  # type: ignore[no-untyped-def]
     return _signed_in(user)
 
 
-def _failure_limits(settings: Settings, username: str, address: str) -> tuple[FailureLimit, FailureLimit]:
-    """Failed passwords counted per account from any address (no botnet guesses one password) and per
-    address on any account (no one address locks every account). Unknown usernames are counted too:
-    a lock says nothing about whether an account exists."""
-    window = settings.login_failure_window_seconds
-    return (
-        FailureLimit("login-account", username, settings.login_failures_per_account, window,
-                     "该账号密码错误次数过多，已暂时锁定，请 {minutes} 分钟后再试，或联系管理员重置密码。"),
-        FailureLimit("login-ip-failures", address, settings.login_failures_per_ip, window,
-                     "该网络地址登录失败次数过多，请 {minutes} 分钟后再试。"),
-    )
-
-
 @auth_bp.post("/auth/password-login")
 @documented("/auth/password-login", "post", "Sign in with a username and password (lab staff, admins); too many "
             "failures lock the account (from any address) and the address (for any account) for a while",
@@ -160,18 +146,8 @@ def password_login():  # type: ignore[no-untyped-def]
     address = request.remote_addr or "-"
     enforce(platform.redis, "login-ip", address, platform.settings.login_per_ip)
     body = _body(PasswordLoginBody)
-    account, address_limit = limits = _failure_limits(platform.settings, body.username.strip(), address)
-    take_attempt(platform.redis, limits)  # counted as a failure until it proves otherwise
-    try:
-        with unit_of_work(platform.session_factory) as session:
-            user = user_for_password(session, body.username, body.password)
-    except Unauthorized:
-        raise  # a wrong password (or unknown user): the attempt stays counted
-    except Exception:
-        give_back(platform.redis, limits)  # our failure (database down), not the user's
-        raise
-    give_back(platform.redis, [address_limit])
-    forget_failures(platform.redis, account)  # the owner got in: earlier typos no longer count
+    user = sign_in_with_password(platform.session_factory, platform.redis, platform.settings, body.username,
+                                 body.password, address)
     return _signed_in(user)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -46,6 +46,11 @@ def _http_message(status: int) -> str:
 
 
 def error_response(status: int, code: str, message: str, details: dict | None = None):  # type: ignore[no-untyped-def]
+    # the back office registers its HTML page for its own paths; everywhere else the JSON shape
+    page = current_app.extensions.get("html_error_page")
+    answer = page(status, code, message) if page else None
+    if answer is not None:
+        return answer
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status
     return response
@@ -55,7 +60,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):  # type: ignore[no-untyped-def]
         response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if "retry_after" in exc.details:
+        if "retry_after" in exc.details and not isinstance(response, tuple):
             response.headers["Retry-After"] = str(exc.details["retry_after"])
         return response
 
@@ -69,7 +74,8 @@ def register_error_handlers(app: Flask) -> None:
         # a busy SQLite past the write lock's retries (a commit, a read that had to write) is "try again"
         if is_busy(exc):
             response = error_response(503, "database_busy", BUSY_MESSAGE)
-            response.headers["Retry-After"] = "5"
+            if not isinstance(response, tuple):
+                response.headers["Retry-After"] = "5"
             return response
         log.exception("database error")
         return error_response(500, "internal_error", _HTTP_MESSAGES[500])

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from core.db import take_write_lock, unit_of_work
-from core.errors import AppError
+from core.errors import AppError, InvalidInput
 from core.models import OnboardingStatus, Role
 from core.platform import Platform
 from core.redis_conn import stop_embedded
@@ -18,6 +18,7 @@ from core.services.people.authz import command_line_actor
 from core.services.catalog.admin import PAYEE_TYPES, set_institution_payee, set_institution_status, set_service_active
 from core.services.catalog.exporter import export_catalog
 from core.services.catalog.importer import import_catalog
+from core.services.people.demo_accounts import ensure_demo_accounts
 from core.services.people.users import create_admin, create_staff, reset_password, set_active, sign_out_everywhere
 from core.cli_group import PlatformGroup
 
@@ -110,6 +111,24 @@ def users_create_staff(username: str, institution: str, role: str, password: str
     except AppError as exc:
         fail(exc)
     click.echo(f"Created {role} {user.username!r} of {institution} (id {user.id}).")
+
+
+@users_cli.command("demo-accounts")
+@click.option("--institution", default=None, help="The lab accounts' institution (default: the first in the catalog).")
+def users_demo_accounts(institution: str | None) -> None:
+    """Demo mode only: a lab staff member, an institution admin and a platform admin to try the back office."""
+    if not platform().settings.demo_mode:
+        fail(InvalidInput("演示账号只在演示模式（DEMO_MODE=1）下创建；生产环境请用 create-staff / create-admin。",
+                          code="demo_only"))
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            place, accounts = ensure_demo_accounts(session, institution)
+            place_name = place.name
+    except AppError as exc:
+        fail(exc)
+    for account in accounts:
+        where = "" if account.role.value == "platform_admin" else f"（{place_name}）"
+        click.echo(f"  {account.label}{where}：用户名 {account.username}  密码 {account.password}")
 
 
 def _account_change(change: Callable[..., object], username: str, *args: object) -> None:

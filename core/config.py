@@ -40,6 +40,7 @@ class Settings:
     login_failures_per_account: int = 10
     login_failures_per_ip: int = 30
     login_failure_window_seconds: int = 15 * 60
+    console_session_hours: int = 12  # a back-office session ends after this, signed in or not
     # reverse proxies in front of us that append to X-Forwarded-For; 0: the header is the client's word, ignored
     trusted_proxy_hops: int = 0
     secret_key: str = DEV_SECRET_KEY
@@ -57,6 +58,12 @@ class Settings:
     iot: "IotRules" = field(default_factory=lambda: IotRules())
     # the largest business licence or authorisation letter a company may upload
     company_document_max_bytes: int = 5 * 1024 * 1024
+    # where a QR code's ticket is shown as an image (WeChat's showqrcode); tests point it elsewhere
+    wechat_qrcode_base: str = "https://mp.weixin.qq.com/cgi-bin/showqrcode"
+    # e-mail copies of staff notifications; None: no e-mail
+    smtp: "SmtpSettings | None" = None
+    # the local hour from which the daily staff alerts (samples due tomorrow, reports overdue) go out
+    staff_alert_hour: int = 8
 
     @property
     def reports_dir(self) -> Path:
@@ -127,6 +134,32 @@ class IotRules:
     qos: int = 1
 
 
+@dataclass(frozen=True)
+class SmtpSettings:
+    """An SMTP relay for e-mail copies of staff notifications. Users have no e-mail address
+    (and institutions none either), so every copy goes to the `to` mailbox(es)."""
+
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = None
+    sender: str = "noreply@localhost"
+    starttls: bool = True
+    to: tuple[str, ...] = ()
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    """Only with a host and somewhere to send to; anything less means no e-mail at all."""
+    host = (env.get("SMTP_HOST") or "").strip()
+    to = tuple(a.strip() for a in (env.get("SMTP_FALLBACK_TO") or "").split(",") if a.strip())
+    if not host or not to:
+        return None
+    return SmtpSettings(
+        host=host, port=_count_setting(env, "SMTP_PORT", 587, minimum=1), user=env.get("SMTP_USER") or None,
+        password=env.get("SMTP_PASSWORD") or None, sender=env.get("SMTP_FROM") or env.get("SMTP_USER") or "noreply@localhost",
+        starttls=(env.get("SMTP_STARTTLS") or "1").lower() in ("1", "true", "yes"), to=to)
+
+
 _WECHATPAY_KEYS = (
     "WECHATPAY_MCH_ID", "WECHATPAY_API_KEY", "WECHATPAY_APP_ID", "WECHATPAY_MCH_CERT", "WECHATPAY_MCH_KEY",
     # API v3: the APIv3 key, the merchant certificate's serial number, and how WeChat Pay's
@@ -143,6 +176,13 @@ _WECHAT_KEYS = (
     "WECHAT_MINI_APP_ID",
     "WECHAT_MINI_APP_SECRET",
     "WECHAT_SUBSCRIBE_TEMPLATE_ID",  # the mini-program subscribe message used for order notifications
+    # official-account template messages to staff, one per kind (core.services.people.staff_alerts)
+    "WECHAT_TEMPLATE_ORDER_PAID",
+    "WECHAT_TEMPLATE_SAMPLES_DUE",
+    "WECHAT_TEMPLATE_REPORT_OVERDUE",
+    "WECHAT_TEMPLATE_DISPUTE",
+    "WECHAT_TEMPLATE_RATING",
+    "WECHAT_TEMPLATE_VOUCHER_APPLICATION",
 )
 
 
@@ -167,6 +207,13 @@ def _count_setting(env: Mapping[str, str], name: str, default: int, minimum: int
     if value < minimum:
         raise ValueError(f"设置 {name} 不能小于 {minimum}，现为 {value}。")
     return value
+
+
+def _hour_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    hour = _count_setting(env, name, default)
+    if hour > 23:
+        raise ValueError(f"设置 {name} 须为 0 到 23 之间的整点，现为 {hour}。")
+    return hour
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -196,6 +243,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         login_failures_per_account=_count_setting(env, "LOGIN_FAILURES_PER_ACCOUNT", 10),
         login_failures_per_ip=_count_setting(env, "LOGIN_FAILURES_PER_IP", 30),
         login_failure_window_seconds=_count_setting(env, "LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1),
+        console_session_hours=_count_setting(env, "CONSOLE_SESSION_HOURS", 12, minimum=1),
         trusted_proxy_hops=_count_setting(env, "TRUSTED_PROXY_HOPS", 0),
         secret_key=env.get("SECRET_KEY") or DEV_SECRET_KEY,
         demo_mode=(env.get("DEMO_MODE") or "0").lower() in ("1", "true", "yes"),
@@ -217,6 +265,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         refund_check_seconds=int(env.get("REFUND_CHECK_SECONDS") or 120),
         wechatpay_api_base=(env.get("WECHATPAY_API_BASE_URL") or "https://api.mch.weixin.qq.com/").rstrip("/") + "/",
         company_document_max_bytes=int(float(env.get("COMPANY_DOCUMENT_MAX_MB") or 5) * 1024 * 1024),
+        wechat_qrcode_base=(env.get("WECHAT_QRCODE_URL_BASE") or "https://mp.weixin.qq.com/cgi-bin/showqrcode").rstrip("/?"),
+        smtp=_smtp(env),
+        staff_alert_hour=_hour_setting(env, "STAFF_ALERT_HOUR", 8),
         iot=IotRules(
             topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",
             share_group=env.get("IOT_SHARE_GROUP", "ingest"),
