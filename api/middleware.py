@@ -6,6 +6,8 @@ from urllib.parse import quote
 
 from werkzeug.routing import IntegerConverter, Map
 
+from core.models._types import MAX_ROW_ID
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -38,14 +40,12 @@ def _raw_bytes(qs: str) -> bytes:
     return inner
 
 
-# the largest value of a 64-bit id column, PostgreSQL's BIGINT and SQLite's INTEGER alike
-MAX_RECORD_ID = 2**63 - 1
 
 
 class RecordIdConverter(IntegerConverter):
-    """`<int:...>` in every route: an id past 64 bits, or 0, matches no route and is the same 404 as a
-    missing record, instead of overflowing the database driver (a 500)."""
+    """`<int:...>` in every route: an id past the id columns' range, or 0, matches no route and is the same
+    404 as a missing record, instead of overflowing the database driver (a 500)."""
 
-    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_RECORD_ID,
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ROW_ID,
                  signed: bool = False) -> None:
         super().__init__(map, fixed_digits, min, max, signed)

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify
 from pydantic import BaseModel
 
 from api.schemas import ErrorBody
+from core.models._types import MAX_ROW_ID
 
 openapi_bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -63,9 +64,9 @@ def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _path_schema(name: str) -> dict[str, Any]:
-    # `<int:..._id>` routes take a 64-bit id (see RecordIdConverter); codes and numbers are text
+    # `<int:..._id>` routes take an id in the id columns' range (see RecordIdConverter); codes are text
     if name.endswith("_id"):
-        return {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+        return {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}
     return {"type": "string", "minLength": 1}
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from core.errors import InvalidInput
+from core.models._types import MAX_ROW_ID
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -100,7 +101,7 @@ def _sane_year(value: date) -> date:
 
 MoneyCNY = Annotated[float, Field(strict=True, ge=0, le=100_000_000, allow_inf_nan=False), AfterValidator(_whole_fen)]
 Count = Annotated[int, Field(strict=True, ge=1, le=100_000)]
-RecordId = Annotated[int, Field(strict=True, ge=1, le=2**62)]
+RecordId = Annotated[int, Field(strict=True, ge=1, le=MAX_ROW_ID)]
 Stars = Annotated[int, Field(strict=True, ge=1, le=5)]
 Moment = Annotated[datetime, AfterValidator(_with_offset), AfterValidator(_sane_year)]
 Day = Annotated[date, AfterValidator(_sane_year)]

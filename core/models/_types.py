@@ -47,3 +47,8 @@ def updated_at_column() -> Mapped[datetime]:
 
 def string_list_column() -> Mapped[list[str]]:
     return mapped_column(JSON, default=list, nullable=False)
+
+
+# ids are Integer columns: 32 bits on PostgreSQL (SQLite's are wider); a larger id names no row and must
+# be refused at the edge, or the driver overflows (a 500) before the database can say "not found"
+MAX_ROW_ID = 2**31 - 1

@@ -21,7 +21,7 @@ ROLES = ("anonymous", "enterprise", "lab_staff", "platform_admin")
 
 HOSTILE_SCALARS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
-    st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**30, 0, -1, 10_000_000]),
+    st.sampled_from([2**31, 2**63, 2**64, -(2**63) - 1, 10**30, 0, -1, 10_000_000]),
     st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, 0.001, 1.005, -0.0]),
     st.booleans(),
     st.none(),
@@ -73,7 +73,7 @@ def _path(op: Operation, data: st.DataObject) -> str:
     path = "/api/v1" + op.path
     for part in [p for p in op.path.split("/") if p.startswith("{")]:
         name = part[1:-1]
-        choices = (["1", str(2**63 - 1), str(2**63), "9" * 30, "0"] if name.endswith("_id")
+        choices = (["1", str(2**31 - 1), str(2**31), str(2**63), "9" * 30, "0"] if name.endswith("_id")
                    else PATH_VALUES.get(name, ["x", "9" * 30]))
         path = path.replace(part, data.draw(st.sampled_from(choices), label=name))
     return path
