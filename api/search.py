@@ -11,6 +11,7 @@ from api.auth import optional_signed_in_user_id
 from api.schemas import HotSearch, HotSearches, SearchResponse
 from api.validation import parse_query
 from core.errors import InvalidInput
+from core.models._types import local_today
 from core.services.people.rate_limit import enforce
 from core.services.catalog.search_log import hot_searches, record_search
 from core.services.usage.status import live_statuses
@@ -71,7 +72,8 @@ def search():  # type: ignore[no-untyped-def]
             details={"known": unknown},
         )
     result = engine.search(params.q, params.limit, filters)
-    record_search(platform.redis, params.q, user_id, bool(result.hits))
+    record_search(platform.redis, params.q, user_id, bool(result.hits),
+                  today=local_today(platform.settings.orders.timezone))
     statuses = live_statuses(platform.redis, [h.doc.instrument_code for h in result.hits])
     body: dict[str, Any] = {"query": params.q, "items": [_item(h, statuses[h.doc.instrument_code]) for h in result.hits]}
     if not result.hits:
@@ -82,5 +84,6 @@ def search():  # type: ignore[no-untyped-def]
 @search_bp.get("/search/hot")
 @documented("/search/hot", "get", "What people searched for most in the last 7 days (needs with answers)", HotSearches, errors=())
 def hot():  # type: ignore[no-untyped-def]
-    items = [HotSearch(query=q, count=n) for q, n in hot_searches(current_app.extensions["platform"].redis)]
+    items = [HotSearch(query=q, count=n) for q, n in hot_searches(current_app.extensions["platform"].redis,
+                                                                   today=local_today(current_app.extensions["platform"].settings.orders.timezone))]
     return jsonify(HotSearches(items=items).model_dump())

@@ -23,6 +23,7 @@ from wechatpy.utils import check_signature
 from bot.dialogue import WELCOME, safe_reply
 from core.errors import DependencyUnavailable, Forbidden, InvalidInput, PayloadTooLarge
 from core.queue import enqueue_wechat_text
+from core.services.people.wechat_binding import complete_binding, is_binding_scene, scan_reply
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,17 @@ def _event_text(event: Any) -> str:
     if name in ("subscribe", "subscribe_scan", "scan"):
         scene = getattr(event, "scene_id", "") or ""
         scene = scene.removeprefix("qrscene_")
+        if is_binding_scene(scene):
+            return _bind_staff(scene, event.source)
         return WELCOME + (f"\n（您扫描的是“{scene}”的二维码，我们会优先为您推荐相关服务。）" if scene else "")
     if name == "click":
         return MENU_REPLIES.get(event.key, WELCOME)
     return ""
+
+
+def _bind_staff(scene: str, openid: str) -> str:
+    """A staff member scanned the binding QR code of the workbench (subscribe or SCAN)."""
+    platform = current_app.extensions["platform"]
+    with platform.transaction() as session:
+        bound = complete_binding(session, platform.redis, scene, openid)
+    return scan_reply(bound)

@@ -1,8 +1,9 @@
-"""Clients for WeChat's HTTP API: the official account (customer-service
-messages) and the mini-program (code2session)."""
+"""Clients for WeChat's HTTP API: the official account (customer-service and template
+messages, parametric QR codes) and the mini-program (code2session, subscribe messages)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import redis
 import requests
@@ -70,3 +71,37 @@ def send_subscribe_message(settings: Settings, conn: redis.Redis, openid: str, t
         client.wxa.send_subscribe_message(openid, template, data, page)
     except (WeChatClientException, requests.RequestException) as exc:
         raise DependencyUnavailable(f"微信未接收该消息：{exc}", code="wechat_send_failed") from exc
+
+
+def official_account_configured(settings: Settings) -> bool:
+    return bool(settings.wechat.get("WECHAT_APP_ID") and settings.wechat.get("WECHAT_APP_SECRET"))
+
+
+def create_scene_qr(settings: Settings, conn: redis.Redis, scene: str, expire_seconds: int) -> str:
+    """A temporary parametric QR code (QR_STR_SCENE) of the official account; returns its ticket."""
+    client = official_account_client(settings, conn)
+    try:
+        answer = client.qrcode.create({"expire_seconds": expire_seconds, "action_name": "QR_STR_SCENE",
+                                       "action_info": {"scene": {"scene_str": scene}}})
+    except (WeChatClientException, requests.RequestException) as exc:
+        raise DependencyUnavailable(f"暂时无法从微信获取二维码，请稍后再试（{exc}）。", code="wechat_unreachable") from exc
+    ticket = answer.get("ticket") if isinstance(answer, dict) else None
+    if not ticket:
+        raise DependencyUnavailable("微信没有返回二维码，请稍后再试。", code="wechat_unreachable")
+    return str(ticket)
+
+
+def qr_image_url(settings: Settings, ticket: str) -> str:
+    """The one place a QR ticket becomes the image URL people open."""
+    return f"{settings.wechat_qrcode_base}?ticket={quote(ticket, safe='')}"
+
+
+def send_template_message(settings: Settings, conn: redis.Redis, openid: str, template_id: str,
+                          data: dict[str, dict[str, str]], url: str | None = None) -> None:
+    """An official-account template message. Raises DependencyUnavailable when WeChat cannot be
+    reached or refuses, so the notification job retries."""
+    client = official_account_client(settings, conn)
+    try:
+        client.message.send_template(openid, template_id, data, url=url)
+    except (WeChatClientException, requests.RequestException) as exc:
+        raise DependencyUnavailable(f"微信未接收该模板消息：{exc}", code="wechat_send_failed") from exc

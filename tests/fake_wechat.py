@@ -12,6 +12,12 @@ UNREACHABLE_OPENID = "o-refuses"  # messages to this user are refused, as WeChat
 
 class FakeWeChat(BaseHTTPRequestHandler):
     calls: list[tuple[str, dict[str, list[str]], dict[str, Any]]] = []
+    tickets: list[str] = []  # the scene of each QR code made, in order
+
+    @classmethod
+    def templates(cls) -> list[dict[str, Any]]:
+        """The template messages received, as WeChat got them."""
+        return [body for path, _, body in cls.calls if path == "/cgi-bin/message/template/send"]
 
     def _answer(self, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -42,6 +48,17 @@ class FakeWeChat(BaseHTTPRequestHandler):
         FakeWeChat.calls.append((url.path, parse_qs(url.query), body))
         if body.get("touser") == UNREACHABLE_OPENID:
             self._answer({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+        elif url.path == "/cgi-bin/qrcode/create":
+            # a temporary parametric QR code: WeChat answers a ticket (URL-unsafe characters included)
+            scene = body.get("action_info", {}).get("scene", {}).get("scene_str", "")
+            FakeWeChat.tickets.append(scene)
+            self._answer({"ticket": f"gQH/ticket+{len(FakeWeChat.tickets)}==", "expire_seconds": body.get("expire_seconds"),
+                          "url": f"http://weixin.qq.com/q/{len(FakeWeChat.tickets)}"})
+        elif url.path == "/cgi-bin/message/template/send":
+            if not body.get("template_id") or not isinstance(body.get("data"), dict):
+                self._answer({"errcode": 40037, "errmsg": "invalid template_id"})
+            else:
+                self._answer({"errcode": 0, "errmsg": "ok", "msgid": len(FakeWeChat.calls)})
         else:
             self._answer({"errcode": 0, "errmsg": "ok"})
 

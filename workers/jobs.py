@@ -64,12 +64,13 @@ def send_notification(notification_id: int) -> str:
             # the e-mail copy is its own job: a WeChat retry must not mail it again
             defer(session, SEND_STAFF_EMAIL_JOB, note.id)
         template = staff_alerts.template_message(session, note, user, settings) if user is not None else None
-        subscribed = settings.wechat.get("WECHAT_SUBSCRIBE_TEMPLATE_ID")
-        if template is None and (user is None or not user.wechat_openid or user.wechat_openid.startswith("demo-")
-                                 or not subscribed):
+        openid = (user.wechat_openid or None) if user is not None else None
+        if openid is not None and (openid.startswith("demo-") or not settings.wechat.get("WECHAT_SUBSCRIBE_TEMPLATE_ID")):
+            openid = None  # no mini-program subscribe message can reach them either
+        if template is None and openid is None:
             note.wechat_status = "skipped"
             return "skipped"
-        openid, title, body = (user.wechat_openid if user else ""), note.title, note.body
+        title, body = note.title, note.body
     try:
         if template is not None:
             send_template_message(settings, platform.redis, template.openid, template.template_id, template.data,

@@ -1,8 +1,9 @@
 """Column helpers shared by the model modules."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, JSON
 from sqlalchemy.engine import Dialect
@@ -12,6 +13,11 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def local_today(zone: str, now: datetime | None = None) -> date:
+    """Today where the platform's people are (PLATFORM_TIMEZONE), not where the server's clock is."""
+    return (now or utcnow()).astimezone(ZoneInfo(zone)).date()
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -52,7 +52,7 @@ def test_an_undisputed_report_is_confirmed_and_settled_by_the_worker(market_fact
     run_worker(market)
     assert status(market, number) == "settled"
     trail = market.get(f"/orders/{number}", market.customer).get_json()["events"]
-    assert trail[-2]["actor_role"] == "system" and "no dispute" in trail[-2]["reason"]
+    assert trail[-2]["actor_role"] == "system" and "天内无异议" in trail[-2]["reason"]
     kinds = [n["kind"] for n in market.get("/me/notifications", market.customer).get_json()["items"]]
     assert "report_ready" in kinds
     run_worker(market)  # running the same jobs again changes nothing

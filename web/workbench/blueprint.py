@@ -5,7 +5,9 @@ from typing import Any
 
 from flask import Blueprint, g
 
-from web.session import protect_forms
+from core.services.orders.todo import to_accept_count
+from core.services.people.notifications import unread_count
+from web.session import platform, protect_forms
 
 workbench_bp = Blueprint("workbench", __name__, url_prefix="/workbench")
 workbench_bp.before_request(protect_forms)
@@ -17,8 +19,18 @@ NAV = (
 )
 
 
+def _nav_badges() -> dict[str, int]:
+    """Unread messages and orders waiting to be accepted, counted once per request for the signed-in user."""
+    with platform().transaction(write=False) as session:
+        return {"/workbench/inbox": unread_count(session, g.user),
+                "/workbench/today": to_accept_count(session, g.user.institution_id)}
+
+
 @workbench_bp.context_processor
 def _navigation() -> dict[str, Any]:
+    # pages render after `requires` has set g.user; the sign-in redirect and the 403 page have none
+    if "nav_badges" not in g and getattr(g, "user", None) is not None:
+        g.nav_badges = _nav_badges()
     badges = getattr(g, "nav_badges", {})
     return {"nav_items": [{"label": label, "href": href, "badge": badges.get(href)} for label, href in NAV],
             "area": "实验室工作台"}

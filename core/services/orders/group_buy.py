@@ -85,14 +85,15 @@ def close_campaign(session: Session, campaign_id: int, settings: Settings, now: 
     members = session.scalars(select(Order).where(Order.campaign_id == campaign.id).with_for_update()).all()
     for order in members:
         if order.status in (OrderStatus.created, OrderStatus.awaiting_payment):
-            orders.move(session, order, "expire", None, "group-buy closed before payment")
+            orders.move(session, order, "expire", None, "拼单截止时尚未付款")
             escrow.close(session, order, 0, settings.vouchers, paid=False)
         elif order.status == OrderStatus.paid and reached:
-            orders.move(session, order, "group_confirm", None, f"batch run on {campaign.run_date}")
+            orders.move(session, order, "group_confirm", None, f"拼单成团，{campaign.run_date} 统一检测")
             notify(session, order.user_id, "group_buy_confirmed", "拼单成功",
                    f"{state.service.name} 拼单成功（{state.paid_samples} 样），统一检测日 {campaign.run_date}，请按时寄样。", order.id)
         elif order.status == OrderStatus.paid:
-            orders.move(session, order, "group_refund", None, f"only {state.paid_samples} of {campaign.min_samples} samples")
+            orders.move(session, order, "group_refund", None,
+                        f"仅凑齐 {state.paid_samples} 个样品（需 {campaign.min_samples} 个），拼单未成")
             escrow.close(session, order, 0, settings.vouchers)
             notify(session, order.user_id, "group_buy_failed", "拼单未成团",
                    f"{state.service.name} 截止时只拼到 {state.paid_samples}/{campaign.min_samples} 样，款项全额退回。", order.id)

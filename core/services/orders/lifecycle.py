@@ -20,6 +20,7 @@ from core.queue import AUTO_CONFIRM_JOB, EXPIRE_ORDER_JOB, REMIND_CONFIRM_JOB, d
 from core.services.orders import escrow, slots, vouchers
 from core.services.people.authz import ROLE_LABELS, require_role
 from core.services.people.notifications import notify, notify_lab, shown_time
+from core.services.people.staff_alerts import notify_admins
 from core.services.orders.order_rules import FREES_SLOT, LAB, MOVES
 
 
@@ -140,7 +141,7 @@ def create_order(session: Session, actor: User, new: NewOrder, settings: Setting
         _take_campaign_places(session, campaign, order.samples)
     if order.slot_start is not None:
         slots.hold(session, order, rules)
-    _event(session, order, actor, None, OrderStatus.created, "order placed")
+    _event(session, order, actor, None, OrderStatus.created, "用户下单")
     defer(session, EXPIRE_ORDER_JOB, order.id, at=order.expires_at)
     return order
 
@@ -215,7 +216,7 @@ def _customer(order: Order) -> str:
 
 
 def mark_paid(session: Session, order: Order, settings: Settings) -> None:
-    move(session, order, "pay", None, "payment received")
+    move(session, order, "pay", None, "已收到付款")
     notify_lab(session, order, "order_paid", "新的已付款订单",
                f"订单 {order.number}：{order.service.name}，{order.samples} 个样品，{_customer(order)}。请尽快接单或拒单。")
 
@@ -255,7 +256,7 @@ def lab_step(session: Session, actor: User, number: str, action: str, note: str 
 
 def report_issued(session: Session, actor: User, order: Order, settings: Settings, now: datetime | None = None) -> None:
     now = now or utcnow()
-    move(session, order, "issue_report", actor, "report uploaded")
+    move(session, order, "issue_report", actor, "已上传检测报告")
     order.auto_confirm_at = now + timedelta(days=settings.orders.auto_confirm_days)
     notify(session, order.user_id, "report_ready", "检测报告已出",
            f"订单 {order.number} 的报告已上传，请查看并确认；{settings.orders.auto_confirm_days} 天内无异议将自动确认。", order.id)
@@ -271,8 +272,8 @@ def _settle(session: Session, order: Order, lab_fee_cents: int, settings: Settin
 
 def confirm(session: Session, actor: User, number: str, settings: Settings) -> Order:
     order = load_order(session, actor, number, lock=True)
-    move(session, order, "confirm", actor, "report accepted")
-    _settle(session, order, order.total_cents, settings, "confirmed by the user")
+    move(session, order, "confirm", actor, "用户确认报告")
+    _settle(session, order, order.total_cents, settings, "用户确认后结算")
     return order
 
 
@@ -284,8 +285,8 @@ def auto_confirm(session: Session, order_id: int, settings: Settings, now: datet
         return False
     if slots.as_utc(order.auto_confirm_at) > now:
         return False
-    move(session, order, "auto_confirm", None, f"no dispute within {settings.orders.auto_confirm_days} days")
-    _settle(session, order, order.total_cents, settings, "confirmed automatically")
+    move(session, order, "auto_confirm", None, f"{settings.orders.auto_confirm_days} 天内无异议，自动确认")
+    _settle(session, order, order.total_cents, settings, "自动确认后结算")
     return True
 
 
@@ -295,6 +296,10 @@ def dispute(session: Session, actor: User, number: str, reason: str) -> Order:
     order = load_order(session, actor, number, lock=True)
     move(session, order, "dispute", actor, reason)
     notify_lab(session, order, "order_disputed", "用户对报告有异议", f"订单 {order.number}：{reason}。平台将介入处理。")
+    lab = session.get(Institution, order.institution_id)
+    notify_admins(session, "dispute", "新的订单争议",
+                  f"订单 {order.number}（{order.service.name}，{lab.name if lab else ''}）：{_customer(order)}对报告提出异议："
+                  f"{reason}。请在平台后台裁定。", order.id)
     return order
 
 
@@ -302,17 +307,17 @@ def resolve_dispute(session: Session, actor: User, number: str, outcome: str, se
                     refund_cny: float | None = None, reason: str = "") -> Order:
     order = load_order(session, actor, number, lock=True)
     if outcome == "release":
-        move(session, order, "resolve_release", actor, reason or "released to the lab")
+        move(session, order, "resolve_release", actor, reason or "款项结算给实验室")
         escrow.close(session, order, order.total_cents, settings.vouchers)
     elif outcome == "partial":
         refund = _cents(refund_cny or 0)
         if not 0 < refund < order.total_cents:
             raise InvalidInput(f"部分退款金额须在 0.01 到 {order.total_cents / 100 - 0.01:.2f} 元之间。",
                                code="invalid_refund")
-        move(session, order, "resolve_partial", actor, reason or f"partial refund {refund / 100:.2f}")
+        move(session, order, "resolve_partial", actor, reason or f"部分退款 {refund / 100:.2f} 元")
         escrow.close(session, order, order.total_cents - refund, settings.vouchers)
     elif outcome == "refund":
-        move(session, order, "resolve_refund", actor, reason or "full refund")
+        move(session, order, "resolve_refund", actor, reason or "全额退款")
         escrow.close(session, order, 0, settings.vouchers)
     else:
         raise InvalidInput("outcome 须为 release（放款给实验室）、partial（部分退款）或 refund（全额退款）。", code="invalid_outcome")
@@ -325,7 +330,7 @@ def cancel(session: Session, actor: User, number: str, reason: str, settings: Se
     """Free before the lab accepts; afterwards the lab keeps its cancellation share."""
     order = load_order(session, actor, number, lock=True)
     source = order.status
-    move(session, order, "cancel", actor, reason or "cancelled by the user")
+    move(session, order, "cancel", actor, reason or "用户取消订单")
     if source in (OrderStatus.created, OrderStatus.awaiting_payment):
         escrow.close(session, order, 0, settings.vouchers, paid=False)
     elif source == OrderStatus.paid:
@@ -346,7 +351,7 @@ def no_show(session: Session, actor: User, number: str, settings: Settings, now:
     order = load_order(session, actor, number, lock=True)
     if order.slot_end is None or slots.as_utc(order.slot_end) > now:
         raise BusinessRuleViolation("预约时段结束后才能登记预约未到。", code="slot_not_over")
-    move(session, order, "no_show", actor, "the user did not come")
+    move(session, order, "no_show", actor, "用户未按预约到场")
     escrow.close(session, order, _lab_share(session, order), settings.vouchers)
     notify(session, order.user_id, "order_no_show", "预约未到",
            f"订单 {order.number}：实验室记录您未按预约到场，按规则扣除部分费用，其余退回。", order.id)
@@ -361,7 +366,7 @@ def expire(session: Session, order_id: int, settings: Settings, now: datetime | 
         return False
     if order.expires_at is None or slots.as_utc(order.expires_at) > now:
         return False
-    move(session, order, "expire", None, f"unpaid after {settings.orders.payment_minutes} minutes")
+    move(session, order, "expire", None, f"超过 {settings.orders.payment_minutes} 分钟未付款")
     escrow.close(session, order, 0, settings.vouchers, paid=False)
     return True
 

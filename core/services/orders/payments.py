@@ -37,7 +37,7 @@ def start_payment(session: Session, actor: User, number: str, provider: PaymentP
     if order.expires_at is not None and slots.as_utc(order.expires_at) <= utcnow():
         raise Conflict("该订单未在规定时间内付款，已失效，请重新下单。", code="order_expired")
     first = order.status == OrderStatus.created
-    orders.move(session, order, "start_payment", actor, None if first else "payment retried")
+    orders.move(session, order, "start_payment", actor, None if first else "重新发起付款")
     if first:
         vouchers.reserve(session, order)  # the voucher part is set aside from the first payment attempt on
     else:

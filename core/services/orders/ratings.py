@@ -12,6 +12,7 @@ from core.models import OrderStatus, Rating, Role, Service, User
 from core.models._types import utcnow
 from core.services.orders import lifecycle as orders
 from core.services.people.authz import require_role
+from core.services.people.notifications import notify_lab
 
 
 def rate(session: Session, actor: User, number: str, stars: int, comment: str | None) -> Rating:
@@ -29,6 +30,9 @@ def rate(session: Session, actor: User, number: str, stars: int, comment: str | 
             session.flush()
     except IntegrityError:
         raise Conflict("该订单已评价过。", code="already_rated") from None
+    notify_lab(session, order, "order_rated", "收到新的评价",
+               f"订单 {order.number}（{order.service.name}）获得 {stars} 星评价"
+               + (f"：{rating.comment}" if rating.comment else "") + "。可在工作台回复。")
     return rating
 
 

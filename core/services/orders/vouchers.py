@@ -22,6 +22,7 @@ from core.models import Institution, Order, Role, User, VoucherApplication, Vouc
 from core.models._types import utcnow
 from core.services.people.authz import require_role
 from core.services.people.companies import may_use_vouchers_of, voucher_company
+from core.services.people.staff_alerts import notify_admins
 from core.services.orders.ledger import VOUCHER_FUND, escrow, post
 
 
@@ -49,6 +50,9 @@ def apply_for_voucher(session: Session, actor: User, requested_cents: int, purpo
                                      purpose=purpose.strip())
     session.add(application)
     session.flush()
+    notify_admins(session, "voucher_application", f"创新券申请：{company.name}"[:100],
+                  f"{company.name} 申请创新券 {_cny(requested_cents)} 元（申请编号 {application.id}），"
+                  f"用途：{application.purpose}。请在平台后台审核。")
     return application
 
 

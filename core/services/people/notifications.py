@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
@@ -44,6 +44,12 @@ def inbox(session: Session, user: User, unread_only: bool = False, limit: int = 
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread_count(session: Session, user: User) -> int:
+    """How many of the user's notifications are unread (the workbench's badge)."""
+    return int(session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0)
 
 
 def mark_read(session: Session, user: User, notification_id: int) -> Notification:

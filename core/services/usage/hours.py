@@ -154,6 +154,18 @@ def booked_orders(session: Session, instrument_id: int, start: datetime, end: da
     ))
 
 
+def period_hours(session: Session, instrument_id: int, start: datetime, end: datetime,
+                 now: datetime) -> tuple[float, float]:
+    """(on hours, external service hours) of one instrument in [start, min(end, now)), by the rules of
+    month_usage: on-time inside a booked slot is external service."""
+    spans = state_spans(session, instrument_id, start, end, now)
+    on = [(s, e) for state, s, e in spans if state == "on"]
+    booked = _union((max(as_utc(o.slot_start), start), min(as_utc(o.slot_end), end))  # type: ignore[arg-type]
+                    for o in booked_orders(session, instrument_id, start, end))
+    external = sum((e - s).total_seconds() for s, e in _intersect(booked, on))
+    return sum((e - s).total_seconds() for s, e in on) / HOUR_S, external / HOUR_S
+
+
 def _instrument(session: Session, code: str) -> Instrument:
     instrument = session.scalar(select(Instrument).where(Instrument.code == code))
     if instrument is None:
