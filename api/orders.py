@@ -1,9 +1,13 @@
-"""The ordering user's side: place, pay, cancel, confirm or dispute, rate, fetch the report."""
+"""The ordering user's side: place, pay, cancel, confirm or dispute, rate, fetch the report, answer a proposed new slot."""
 from __future__ import annotations
 
+from datetime import datetime
 from io import BytesIO
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request, send_file
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.auth import signed_in_user
@@ -19,7 +23,7 @@ from core.models import DeliveryMode, Payment, Report
 from core.payment_providers import get_provider
 from core.payment_providers.sandbox import SandboxProvider
 from core.report_storage import LocalReportStorage
-from core.services.orders import payments, ratings, reports
+from core.services.orders import payments, ratings, reports, slot_proposals
 from core.services.orders import lifecycle as orders
 
 orders_bp = Blueprint("orders", __name__, url_prefix="/api/v1")
@@ -175,3 +179,72 @@ def download_report():  # type: ignore[no-untyped-def]
         data = LocalReportStorage(p.settings.reports_dir).get(report.storage_key)
         name = report.filename
     return send_file(BytesIO(data), mimetype="application/pdf", download_name=name, as_attachment=True)
+
+
+class SlotProposalOut(BaseModel):
+    id: int
+    state: Literal["pending", "accepted", "declined", "expired"] = Field(
+        description="pending: waiting for the customer; expired: the time passed or the order moved on")
+    start: datetime = Field(description="the proposed slot, in the platform's time zone")
+    end: datetime
+    previous_start: datetime = Field(description="the slot booked when the lab proposed")
+    previous_end: datetime
+    note: str | None
+    proposed_at: datetime
+    answered_at: datetime | None
+
+
+class SlotProposalState(BaseModel):
+    order_number: str
+    proposal: SlotProposalOut | None = Field(description="the newest proposal, or null if the lab made none")
+
+
+class SlotProposalAnswer(BaseModel):
+    order: OrderOut
+    proposal: SlotProposalOut
+
+
+def _proposal_out(proposal: slot_proposals.Proposal) -> SlotProposalOut:
+    zone = ZoneInfo(platform().settings.orders.timezone)
+    return SlotProposalOut(
+        id=proposal.id, state=proposal.state, start=proposal.start.astimezone(zone), end=proposal.end.astimezone(zone),
+        previous_start=proposal.previous_start.astimezone(zone), previous_end=proposal.previous_end.astimezone(zone),
+        note=proposal.note, proposed_at=proposal.proposed_at.astimezone(zone),
+        answered_at=proposal.answered_at.astimezone(zone) if proposal.answered_at else None)
+
+
+@orders_bp.get("/orders/<number>/slot-proposal")
+@documented("/orders/{number}/slot-proposal", "get", "The lab's newest proposal of a new slot for a visit",
+            SlotProposalState, errors=(401, 404), signed_in=True)
+def get_slot_proposal(number: str):  # type: ignore[no-untyped-def]
+    with platform().transaction(write=False) as session:
+        order = orders.load_order(session, signed_in_user(session), number)
+        proposal = slot_proposals.latest(session, order)
+        out = SlotProposalState(order_number=number, proposal=_proposal_out(proposal) if proposal else None)
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.post("/orders/<number>/slot-proposal/accept")
+@documented("/orders/{number}/slot-proposal/accept", "post",
+            "The customer takes the proposed slot: the booking moves (accepting again changes nothing)",
+            SlotProposalAnswer, errors=(400, 401, 403, 404, 409), signed_in=True)
+def accept_slot_proposal(number: str):  # type: ignore[no-untyped-def]
+    p = platform()
+    with p.transaction() as session:
+        order, proposal = slot_proposals.accept(session, signed_in_user(session), number, p.settings.orders)
+        out = SlotProposalAnswer(order=order_out(order), proposal=_proposal_out(proposal))
+    return jsonify(out.model_dump(mode="json"))
+
+
+@orders_bp.post("/orders/<number>/slot-proposal/decline")
+@documented("/orders/{number}/slot-proposal/decline", "post",
+            "The customer keeps the booked slot; the lab is told (declining again changes nothing)",
+            SlotProposalAnswer, errors=(400, 401, 403, 404, 409), body=ReasonBody, signed_in=True)
+def decline_slot_proposal(number: str):  # type: ignore[no-untyped-def]
+    body = _body(ReasonBody)
+    p = platform()
+    with p.transaction() as session:
+        order, proposal = slot_proposals.decline(session, signed_in_user(session), number, p.settings.orders,
+                                                 reason=body.reason)
+        out = SlotProposalAnswer(order=order_out(order), proposal=_proposal_out(proposal))
+    return jsonify(out.model_dump(mode="json"))

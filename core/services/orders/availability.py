@@ -39,8 +39,9 @@ def _aligned_up(moment: datetime, rules: OrderRules) -> datetime:
 
 
 def free_starts(session: Session, instrument_id: int, duration_minutes: int | None, samples: int, first: date,
-                last: date, rules: OrderRules, now: datetime) -> Availability:
-    """The bookable starts of a slot for `samples` samples, day by day from `first` to `last` (local dates)."""
+                last: date, rules: OrderRules, now: datetime, ignore_order_id: int | None = None) -> Availability:
+    """The bookable starts of a slot for `samples` samples, day by day from `first` to `last` (local dates).
+    `ignore_order_id`: that order's own cells count as free (moving a booking may overlap its old slot)."""
     zone = ZoneInfo(rules.timezone)
     length = slot_length(duration_minutes, samples, rules)
     step = timedelta(minutes=rules.slot_minutes)
@@ -51,8 +52,11 @@ def free_starts(session: Session, instrument_id: int, duration_minutes: int | No
     blackouts = [(as_utc(s), as_utc(e)) for s, e in session.execute(
         select(Blackout.starts_at, Blackout.ends_at).where(
             Blackout.instrument_id == instrument_id, Blackout.starts_at < hi, Blackout.ends_at > lo))]
-    held = {as_utc(c) for c in session.scalars(select(SlotHold.cell_start).where(
-        SlotHold.instrument_id == instrument_id, SlotHold.cell_start >= lo, SlotHold.cell_start < hi))}
+    held_query = select(SlotHold.cell_start).where(
+        SlotHold.instrument_id == instrument_id, SlotHold.cell_start >= lo, SlotHold.cell_start < hi)
+    if ignore_order_id is not None:
+        held_query = held_query.where(SlotHold.order_id != ignore_order_id)
+    held = {as_utc(c) for c in session.scalars(held_query)}
     days = []
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
