@@ -11,6 +11,7 @@ from core.models import Order, Rating, Report, User
 from core.platform import Platform
 from core.services.orders import reports
 from core.services.orders.group_buy import Progress
+from core.services.orders.slot_proposals import describe as describe_proposal
 
 
 def platform() -> Platform:
@@ -37,7 +38,7 @@ def order_out(order: Order) -> OrderOut:
 
 def order_detail(order: Order, has_report: bool) -> OrderDetail:
     events = [OrderEventOut(at=e.at, actor_role=e.actor_role, from_status=e.from_status, to_status=e.to_status,
-                            reason=e.reason) for e in order.events]
+                            reason=describe_proposal(e.reason)) for e in order.events]
     return OrderDetail(**order_out(order).model_dump(), events=events, has_report=has_report)
 
 

@@ -16,6 +16,7 @@ from core.models import (
 from core.models._types import utcnow
 from core.services.orders import lifecycle
 from core.services.orders.order_rules import MOVES
+from core.services.orders.slot_proposals import describe as describe_proposal
 from core.services.orders.todo import report_due_day, samples_received_at, todo_condition
 from core.services.people.authz import ROLE_LABELS
 
@@ -122,6 +123,7 @@ _OLD_PATTERNS = (
 
 
 def reason_text(reason: str | None) -> str | None:
+    reason = describe_proposal(reason)  # a slot proposal's machine-readable tail is not for people
     if not reason:
         return None
     if reason in _OLD_REASONS:
