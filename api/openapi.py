@@ -7,6 +7,7 @@ from typing import Any, Callable
 from flask import Blueprint, jsonify
 from pydantic import BaseModel
 
+from api.openapi_examples import error_codes, error_example, success_example
 from api.schemas import ErrorBody
 from core.models._types import MAX_ROW_ID
 
@@ -84,19 +85,26 @@ def openapi_document() -> dict[str, Any]:
     for op in OPERATIONS:
         content = ({op.media_type: {"schema": {"type": "string", "format": "binary"}}} if op.media_type
                    else {"application/json": {"schema": _schema_ref(op.response, schemas)}})
+        if not op.media_type:
+            content["application/json"]["example"] = success_example(
+                op.method, op.path, content["application/json"]["schema"], schemas)
         content.update({alt: {"schema": {"type": "string"}} for alt in op.alt_media_types})
         responses: dict[str, Any] = {str(op.status): {"description": "Created" if op.status == 201 else "OK",
                                                       "content": content}}
+        codes = error_codes(op.method, op.path, op.errors, op.query is not None, op.body is not None)
         for status in op.errors:
             responses[str(status)] = {
-                "description": _STATUS_TEXT.get(status, "Error"),
-                "content": {"application/json": {"schema": error_ref}},
+                "description": _STATUS_TEXT.get(status, "Error") + "".join(f"; error.code: {', '.join(codes[str(status)])}"
+                                                                           for _ in codes[str(status)][:1]),
+                "content": {"application/json": {"schema": error_ref, "examples": {
+                    code: {"value": error_example(status, code)} for code in codes[str(status)]}}},
             }
         operation: dict[str, Any] = {
             "summary": op.summary,
             "operationId": f"{op.method}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
             "parameters": _parameters(op, schemas),
             "responses": responses,
+            "x-error-codes": codes,  # status -> the `error.code` values this operation can answer with
         }
         if op.body is not None:
             operation["requestBody"] = {

@@ -211,8 +211,11 @@ class SearchEngine:
         return unknown
 
     def search(
-        self, query: str, limit: int = 10, filters: SearchFilters | None = None, tuning: Tuning | None = None
+        self, query: str, limit: int = 10, filters: SearchFilters | None = None, tuning: Tuning | None = None,
+        synonyms: SynonymTable | None = None,
     ) -> SearchResult:
+        """`synonyms` replaces the dictionary for this query only (the console's try box compares an
+        edit with the saved dictionary before it is saved)."""
         if not query or not query.strip():
             raise InvalidInput("请说明您要检测什么：搜索内容为空。", code="invalid_query")
         if len(query) > MAX_QUERY_CHARS:
@@ -221,7 +224,7 @@ class SearchEngine:
         filters = filters or SearchFilters()
         loaded = self.index()
         norm = normalise(query)
-        expansions = self.synonyms().expand(norm)
+        expansions = (synonyms if synonyms is not None else self.synonyms()).expand(norm)
         qterms = self._query_terms(norm, expansions, tuning)
         qvec = self._query_vector(query, expansions) if tuning.lexical_share < 1.0 else None
 

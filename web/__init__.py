@@ -34,6 +34,9 @@ def init_web(app: Flask) -> None:
     )
     csrf.init_app(app)
     register_page_helpers(app)
+    from web.console.jobs import mount_rq_dashboard
+
+    mount_rq_dashboard(app)  # rq-dashboard under /console/jobs/rq, behind the admin sign-in
     app.extensions["html_error_page"] = html_error_page
 
     @app.errorhandler(CSRFError)

@@ -16,6 +16,12 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
                            "img-src 'self' data: https://mp.weixin.qq.com; connect-src 'self'; "
                            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
+# rq-dashboard (admins only, /console/jobs/rq) ships inline scripts and underscore templates (eval):
+# its pages alone may run them
+RQ_DASHBOARD_PATH = "/console/jobs/rq"
+RQ_DASHBOARD_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'",
+                                                      "script-src 'self' 'unsafe-inline' 'unsafe-eval'")
+
 _ERROR_TITLES = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "页面不存在", 405: "不支持的操作",
                  409: "状态冲突", 413: "内容太大", 422: "不符合规则", 429: "操作太频繁", 500: "服务器出错",
                  503: "服务暂不可用"}
@@ -66,6 +72,7 @@ def register_page_helpers(app: Flask) -> None:
     @app.after_request
     def _page_headers(response: Any) -> Any:
         if is_web_path(request.path) and response.mimetype == "text/html":
-            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            response.headers["Content-Security-Policy"] = (
+                RQ_DASHBOARD_POLICY if request.path.startswith(RQ_DASHBOARD_PATH) else CONTENT_SECURITY_POLICY)
             response.headers["Cache-Control"] = "no-store"  # pages show private data: no shared caches
         return response
