@@ -14,6 +14,7 @@ NAV = (
     ("数据看板", "/console/dashboard"), ("待审队列", "/console/queues"), ("目录", "/console/catalog"),
     ("同义词", "/console/synonyms"), ("搜索索引", "/console/index"), ("未满足需求", "/console/unmet"),
     ("用户", "/console/users"), ("后台任务", "/console/jobs"), ("API 文档", "/console/api-docs"),
+    ("微信绑定", "/console/wechat"),
 )
 
 
