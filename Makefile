@@ -56,6 +56,7 @@ demo: index
 	@echo "      DEMO_MODE=1 $(FLASK) search query '新装修的房子能住人了吗'"
 	@echo "      the demo chat: http://$(HOST):$(PORT)/demo/chat"
 	@echo "      the whole order loop: DEMO_MODE=1 $(FLASK) bot walkthrough '辣椒粉里有没有苏丹红'   (RQ worker log: var/worker.log)"
+	@echo "      the lab's side in the browser: DEMO_MODE=1 $(FLASK) bot walkthrough --lab-in-browser"
 	@echo "      live instrument status from simulated current sensors (broker, ingestion, simulator: var/iot-demo.log)"
 	@echo
 	@$(FLASK) iot demo > var/iot-demo.log 2>&1 & iot=$$!; \

@@ -71,7 +71,8 @@ def statement():  # type: ignore[no-untyped-def]
     if query.end < query.start:
         raise InvalidInput("结束日期（to）不能早于开始日期（from）。", code="invalid_period")
     with platform().transaction(write=False) as session:
-        lines = vouchers.redemption_statement(session, signed_in_user(session), query.start, query.end)
+        lines = vouchers.redemption_statement(session, signed_in_user(session), query.start, query.end,
+                                              platform().settings.orders.timezone)
     if query.format == "csv":
         return Response(vouchers.statement_csv(lines, query.start, query.end), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename=vouchers-{query.start}-{query.end}.csv"})

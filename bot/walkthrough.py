@@ -14,7 +14,9 @@ from flask.cli import with_appcontext
 from flask.testing import FlaskClient
 
 from bot.dialogue import safe_reply
+from core.errors import NotFound
 from core.services.people.company import credit_code_check_character
+from core.services.people.users import create_staff, reset_password
 
 DEMO_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -43,6 +45,28 @@ def demo_credit_code() -> str:
     return first17 + credit_code_check_character(first17)
 
 
+def _hand_over_to_the_browser(institution: dict[str, Any], number: str) -> None:
+    """The lab's side by a person: a staff account of the order's institution (its password fresh each run)."""
+    settings = current_app.extensions["platform"].settings
+    username, password = lab_account_for(institution["code"])
+    _step(4, "The lab's side, in the browser")
+    click.echo(f"Open http://{settings.host}:{settings.port}/login and sign in as {username} / {password} "
+               f"({institution['name']}).")
+    click.echo(f"今日待办 shows order {number} to accept: accept it, mark the samples received and the testing "
+               "started, then drop a PDF report on the order page.")
+
+
+def lab_account_for(institution_code: str) -> tuple[str, str]:
+    """A password staff account of the institution for the demo, created or given a new password."""
+    username, password = f"lab-{institution_code.lower()}", "demo-" + secrets.token_urlsafe(9)
+    with current_app.extensions["platform"].transaction() as session:
+        try:
+            reset_password(session, username, password)
+        except NotFound:
+            create_staff(session, username, password, institution_code, display_name=f"{institution_code} 实验室人员")
+    return username, password
+
+
 def _step(n: int, text: str) -> None:
     click.secho(f"\n{n}. {text}", bold=True)
 
@@ -51,7 +75,9 @@ def _step(n: int, text: str) -> None:
 @with_appcontext
 @click.argument("need", default="辣椒粉里有没有苏丹红")
 @click.option("--samples", default=2, show_default=True)
-def walkthrough(need: str, samples: int) -> None:
+@click.option("--lab-in-browser", is_flag=True,
+              help="Stop once the order is paid and print a lab account: accept it and upload the report in the workbench.")
+def walkthrough(need: str, samples: int, lab_in_browser: bool) -> None:
     """Chat → order with a voucher → pay → lab accepts and reports → confirm → rate → ledger (demo mode)."""
     api = _Api(current_app.test_client())
     _step(1, f"The user asks the bot: {need}")
@@ -89,6 +115,9 @@ def walkthrough(need: str, samples: int) -> None:
     payment = api.call("POST", f"/api/v1/orders/{number}/payment", user)["payment"]
     api.call("POST", payment["pay_url"], user)
     click.echo(f"Paid into escrow ({payment['provider']} provider).")
+    if lab_in_browser:
+        _hand_over_to_the_browser(service["institution"], number)
+        return
 
     _step(4, "The lab is notified, accepts, receives the samples, tests and uploads the report")
     click.echo("Lab inbox: " + api.call("GET", "/api/v1/me/notifications", lab)["items"][0]["body"])

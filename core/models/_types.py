@@ -1,7 +1,7 @@
 """Column helpers shared by the model modules."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +13,15 @@ from sqlalchemy.types import TypeDecorator
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def local_days(start: date, end: date, zone: str) -> tuple[datetime, datetime]:
+    """The moments [lo, hi) covering the local days start..end: a statement of "December" means
+    December where the platform's people are, not December in UTC (eight hours earlier in China)."""
+    tz = ZoneInfo(zone)
+    lo = datetime(start.year, start.month, start.day, tzinfo=tz)
+    hi = datetime(end.year, end.month, end.day, tzinfo=tz) + timedelta(days=1)
+    return lo.astimezone(timezone.utc), hi.astimezone(timezone.utc)
 
 
 def local_today(zone: str, now: datetime | None = None) -> date:

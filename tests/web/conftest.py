@@ -2,8 +2,10 @@
 signed in as each role, a live server on 127.0.0.1 and a headless Chromium (Debian's, never downloaded)."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -14,6 +16,8 @@ from werkzeug.serving import make_server
 
 from tests.conftest import MINI_CATALOG, cli, serving
 
+# the browser tests' screenshots, beside each test's own copy: one folder to look through after a run
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "back-office-screenshots")
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 needs_browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -98,3 +102,15 @@ def browser_sign_in(browser, base: str, role: str) -> None:  # type: ignore[no-u
     browser.find_element(By.ID, "username").send_keys(ACCOUNTS[role][0])
     browser.find_element(By.ID, "password").send_keys(ACCOUNTS[role][1])
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
+def shoot(browser, tmp_path: Path, name: str, width: int = 1280) -> None:  # type: ignore[no-untyped-def]
+    """The whole page at this width (the window grown to its height), kept with the test and in SHOTS."""
+    browser.set_window_size(width, 900)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(width, max(700, min(int(height) + 140, 4000)))
+    path = tmp_path / f"{name}.png"
+    assert browser.save_screenshot(str(path))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SHOTS / f"{name}.png")
+    browser.set_window_size(1280, 900)

@@ -21,12 +21,11 @@ from core.services.usage.states import StateChange, record_state_changes
 from core.services.usage.status import STATUS_KEY
 from tests.conftest import cli
 from tests.orders.conftest import Market, build_market, next_weekday_at
-from tests.web.conftest import browser_sign_in, needs_browser
+from tests.web.conftest import SHOTS, browser_sign_in, needs_browser
 from tests.web.test_console_queues import apply_for_voucher, disputed_order
 
 DASHBOARD = "/console/dashboard"
 CHARTS = ("orders", "searches", "services", "institutions", "states", "vouchers", "sharing")
-SHOTS = Path("/tmp/shots")
 
 
 def chart_json(html: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ outbox with its progress, and the unmet needs grouped by meaning — in the test
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -20,9 +19,8 @@ from core.models.job import JOB_DONE
 from core.services.catalog.reindex import REINDEX_JOB
 from core.services.catalog.unmet_demand import record_unmet_demand
 from tests.conftest import cli
-from tests.web.conftest import browser_sign_in, build_web_app, csrf_of, needs_browser, post_form
+from tests.web.conftest import browser_sign_in, build_web_app, csrf_of, needs_browser, post_form, shoot
 
-SHOTS = Path("/tmp/shots")
 PAGES = ("/console/synonyms", "/console/index", "/console/unmet")
 
 
@@ -193,14 +191,6 @@ def test_unmet_needs_are_grouped_by_meaning_and_can_be_marked_out_of_scope(web_a
 
 # ---- in a browser ------------------------------------------------------------------------------------
 
-def shoot(browser, tmp_path: Path, name: str) -> None:  # type: ignore[no-untyped-def]
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1280, max(700, min(int(height) + 140, 4000)))
-    path = tmp_path / f"{name}.png"
-    assert browser.save_screenshot(str(path))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SHOTS / f"{name}.png")
-    browser.set_window_size(1280, 900)
 
 
 @needs_browser

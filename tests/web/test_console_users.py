@@ -15,9 +15,8 @@ from sqlalchemy import func, select, update
 
 from core.models import Job, User
 from core.queue import SEND_NOTIFICATION_JOB, defer, enqueue_index_sync
-from tests.web.conftest import ACCOUNTS, browser_sign_in, build_web_app, csrf_of, needs_browser, post_form, sign_in
+from tests.web.conftest import ACCOUNTS, SHOTS, browser_sign_in, build_web_app, csrf_of, needs_browser, post_form, shoot, sign_in
 
-SHOTS = Path("/tmp/shots")
 USERS = "/console/users"
 
 
@@ -189,15 +188,6 @@ def test_rq_dashboard_is_mounted_behind_the_admin_sign_in(client_as: Callable[[s
 
 # ---- in a browser ------------------------------------------------------------------------------------
 
-def shoot(browser, tmp_path: Path, name: str, width: int = 1280) -> None:  # type: ignore[no-untyped-def]
-    browser.set_window_size(width, 900)
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(width, max(700, min(int(height) + 140, 4000)))
-    path = tmp_path / f"{name}.png"
-    assert browser.save_screenshot(str(path))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SHOTS / f"{name}.png")
-    browser.set_window_size(1280, 900)
 
 
 @needs_browser

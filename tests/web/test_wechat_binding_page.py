@@ -13,9 +13,8 @@ from flask import Flask
 
 from tests.bot.test_wechat import TOKEN
 from tests.people.test_wechat_binding import QR_BASE, _scan
-from tests.web.conftest import browser_sign_in, build_web_app, csrf_of, needs_browser, sign_in
+from tests.web.conftest import SHOTS, browser_sign_in, build_web_app, csrf_of, needs_browser, sign_in
 
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """The lab's day in a real browser (Debian's headless Chromium): sign in, see the paid order in 今日待办,
 open it, accept it, take the samples, start testing, upload the report through the page and watch the
-order move on. Screenshots of each page go to the test's tmp_path and to /tmp/shots/ for people to look at."""
+order move on. Screenshots of each page go to the test's tmp_path and to the screenshots folder (tests/web/conftest.py SHOTS)."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
@@ -13,9 +12,8 @@ import pytest
 from flask import Flask
 
 from tests.orders.conftest import Market, build_market
-from tests.web.conftest import browser_sign_in, build_web_app, needs_browser
+from tests.web.conftest import browser_sign_in, build_web_app, needs_browser, shoot
 
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
@@ -28,16 +26,6 @@ def market(web_app: Flask) -> Market:
     return build_market(web_app)
 
 
-def shoot(browser, tmp_path: Path, name: str, width: int = 1280) -> None:  # type: ignore[no-untyped-def]
-    """The whole page (the window grown to its height), kept with the test and copied for the lead."""
-    browser.set_window_size(width, 900)
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(width, max(700, min(int(height) + 140, 4000)))
-    path = tmp_path / f"{name}.png"
-    assert browser.save_screenshot(str(path))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SHOTS / f"{name}.png")
-    browser.set_window_size(1280, 900)
 
 
 @needs_browser

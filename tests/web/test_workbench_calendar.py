@@ -21,11 +21,10 @@ from core.services.orders.slot_proposals import describe
 from core.services.orders.slots import weekly_hours
 from core.services.people.users import create_admin
 from tests.orders.conftest import SHANGHAI, Market, build_market, next_weekday_at
-from tests.web.conftest import browser_sign_in, csrf_of, post_form, sign_in
+from tests.web.conftest import SHOTS, browser_sign_in, csrf_of, post_form, sign_in
 
 HPLC = "T-CQ-FOOD-0001"
 CAL = f"/workbench/instruments/{HPLC}/calendar"
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture

@@ -22,12 +22,11 @@ from core.models._types import utcnow
 from core.services.people.users import create_staff
 from core.services.usage.states import StateChange, record_state_changes
 from core.services.usage.status import STATUS_KEY
-from tests.web.conftest import browser_sign_in, sign_in
+from tests.web.conftest import SHOTS, browser_sign_in, sign_in
 
 HPLC = "T-CQ-FOOD-0001"
 LCMS = "T-CQ-FOOD-0002"
 ZONE = ZoneInfo("Asia/Shanghai")
-SHOTS = Path("/tmp/shots")
 
 
 def march(day: int, hour: float) -> datetime:

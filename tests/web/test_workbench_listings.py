@@ -20,9 +20,8 @@ from core.services.people.users import create_admin
 from search_index.builder import sync_changes
 from tests.conftest import cli
 from tests.orders.conftest import SHANGHAI, build_market
-from tests.web.conftest import browser_sign_in, build_web_app, csrf_of, post_form, sign_in
+from tests.web.conftest import SHOTS, browser_sign_in, build_web_app, csrf_of, post_form, sign_in
 
-SHOTS = Path("/tmp/shots")
 EDIT = "/workbench/listings/T-CQ-S001/edit"
 
 

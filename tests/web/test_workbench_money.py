@@ -26,10 +26,9 @@ from core.models._types import utcnow
 from core.services.orders.money_export import LINE_HEADER, SHEETS
 from core.services.people.users import create_staff
 from tests.orders.conftest import Market, build_market, pdf_file
-from tests.web.conftest import browser_sign_in, sign_in
+from tests.web.conftest import SHOTS, browser_sign_in, sign_in
 
 ZONE = ZoneInfo("Asia/Shanghai")
-SHOTS = Path("/tmp/shots")
 
 
 def chart(html: str, chart_id: str) -> dict[str, Any]:

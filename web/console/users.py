@@ -11,10 +11,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from core.errors import AppError
 from core.models import Role
 from core.services.catalog.browse import catalog_facets
-from core.services.people.authz import ROLE_LABELS
-from core.services.people.user_admin import (
-    STAFF_ROLES, browse_users, change_role, check_not_self, generate_password, user_row,
-)
+from core.services.people.authz import ROLE_LABELS, STAFF_ROLES
+from core.services.people.user_admin import browse_users, change_role, check_not_self, generate_password, user_row
 from core.services.people.users import MIN_PASSWORD_LENGTH, create_staff, reset_password, set_active
 from web.console.blueprint import console_bp
 from web.console.form_once import once

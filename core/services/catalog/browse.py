@@ -3,15 +3,15 @@ filtered and paged (the public queries in queries.py only ever show what search 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.models import Institution, Instrument, OnboardingStatus, Service
 from core.services.catalog.synonyms import all_synonyms
+from core.services.paging import Paged
 
-T = TypeVar("T")
 PER_PAGE = 20
 MAX_TEXT = 100
 
@@ -29,18 +29,6 @@ class CatalogFilter:
     text: str | None = None
     page: int = 1
     per_page: int = PER_PAGE
-
-
-@dataclass
-class Paged(Generic[T]):
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)

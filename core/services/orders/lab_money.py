@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from core.errors import InvalidInput
 from core.models import (
     Institution, LedgerPosting, LedgerTransaction, Order, Role, Service, User, VoucherApplication, VoucherRedemption,
 )
+from core.models._types import local_days
 from core.services.orders import vouchers
 from core.services.orders.ledger import AWAITING, HELD, balance, escrow, lab
 from core.services.orders.lifecycle import STATUS_LABELS
@@ -83,17 +84,10 @@ def check_period(start: date, end: date) -> None:
         raise InvalidInput("查询期间最长五年。", code="invalid_period")
 
 
-def local_bounds(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
-    """[local midnight of start, local midnight after end) in UTC."""
-    zone = ZoneInfo(tz)
-    return (datetime.combine(start, time(0), zone).astimezone(timezone.utc),
-            datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(timezone.utc))
-
-
 def settled_lines(session: Session, institution_id: int, start: date, end: date, tz: str) -> list[SettledLine]:
     """Every credit to the institution's ledger account in the local days [start, end], oldest first."""
     check_period(start, end)
-    lo, hi = local_bounds(start, end, tz)
+    lo, hi = local_days(start, end, tz)
     rows = session.execute(
         select(LedgerTransaction.created_at, LedgerPosting.amount_cents, Order.id, Order.number, Service.name,
                Order.company_name, Order.status, Order.total_cents)
@@ -161,12 +155,11 @@ def owed_to_institution(session: Session, institution_id: int) -> Owed:
     return Owed(institution.code, institution.name, balance(session, lab(institution_id)), int(voucher), held)
 
 
-def redemption_lines(session: Session, institution_id: int, start: date, end: date) -> list[RedemptionLine]:
+def redemption_lines(session: Session, institution_id: int, start: date, end: date, tz: str) -> list[RedemptionLine]:
     """The vouchers consumed at the institution behind vouchers.redemption_statement's total: the same
-    window (that statement counts days [start, end] in UTC), so the lines add up to its figure."""
+    local days, so the lines add up to its figure."""
     check_period(start, end)
-    lo = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
-    hi = datetime(end.year, end.month, end.day, tzinfo=timezone.utc) + timedelta(days=1)
+    lo, hi = local_days(start, end, tz)
     rows = session.execute(
         select(VoucherRedemption.closed_at, Order.number, VoucherApplication.company_name,
                VoucherRedemption.voucher_id, VoucherRedemption.consumed_cents)
@@ -210,8 +203,8 @@ def lab_money_report(session: Session, actor: User, start: date, end: date, tz: 
     assert actor.institution_id is not None
     check_period(start, end)
     lines = settled_lines(session, actor.institution_id, start, end, tz)
-    statement = vouchers.redemption_statement(session, actor, start, end)  # the fund's figure, as the API gives it
+    statement = vouchers.redemption_statement(session, actor, start, end, tz)  # the fund's figure, as the API gives it
     return MoneyReport(start, end, lines, per_month(lines, start, end, tz),
                        owed_to_institution(session, actor.institution_id),
                        round(sum(s.voucher_cny for s in statement) * 100), sum(s.orders for s in statement),
-                       redemption_lines(session, actor.institution_id, start, end))
+                       redemption_lines(session, actor.institution_id, start, end, tz))

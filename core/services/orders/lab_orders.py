@@ -19,6 +19,7 @@ from core.services.orders.order_rules import MOVES
 from core.services.orders.slot_proposals import describe as describe_proposal
 from core.services.orders.todo import report_due_day, samples_received_at, todo_condition
 from core.services.people.authz import ROLE_LABELS
+from core.services.paging import Paged
 
 # the steps a lab takes on an order, in the order they come
 LAB_STEPS = ("accept", "reject", "receive_samples", "no_show", "start_testing", "issue_report")
@@ -50,16 +51,7 @@ class OrderRow:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class OrderPage:
-    rows: list[OrderRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+OrderPage = Paged[OrderRow]
 
 
 def lab_instruments(session: Session, institution_id: int) -> list[tuple[int, str, str]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.config import VoucherRules
 from core.errors import BusinessRuleViolation, Conflict, InvalidInput, NotFound
 from core.models import Institution, Order, Role, User, VoucherApplication, VoucherRedemption, VoucherStatus
-from core.models._types import utcnow
+from core.models._types import local_days, utcnow
 from core.services.people.authz import require_role
 from core.services.people.companies import may_use_vouchers_of, voucher_company
 from core.services.people.staff_alerts import notify_admins
@@ -198,11 +198,11 @@ class StatementLine:
     voucher_cny: float
 
 
-def redemption_statement(session: Session, actor: User, start: date, end: date) -> list[StatementLine]:
-    """What the voucher fund owes each lab for vouchers consumed in [start, end]; lab staff see their own."""
+def redemption_statement(session: Session, actor: User, start: date, end: date, zone: str) -> list[StatementLine]:
+    """What the voucher fund owes each lab for vouchers consumed in the local days [start, end]; lab staff
+    see their own."""
     require_role(actor, Role.platform_admin, Role.lab_staff, Role.institution_admin)
-    lo = datetime(start.year, start.month, start.day, tzinfo=timezone.utc)
-    hi = datetime(end.year, end.month, end.day, tzinfo=timezone.utc) + timedelta(days=1)
+    lo, hi = local_days(start, end, zone)
     query = (select(Institution.code, Institution.name, func.count(VoucherRedemption.id),
                     func.sum(VoucherRedemption.consumed_cents))
              .join(Institution, Institution.id == VoucherRedemption.institution_id)
@@ -217,7 +217,9 @@ def redemption_statement(session: Session, actor: User, start: date, end: date) 
 def statement_csv(lines: list[StatementLine], start: date, end: date) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["period_start", "period_end", "institution_code", "institution_name", "orders", "voucher_cny"])
+    # people open it in a spreadsheet: Chinese headers, and a BOM so Excel reads the UTF-8
+    out.write("\ufeff")
+    writer.writerow(["起始日期", "截止日期", "机构编号", "机构名称", "订单数", "创新券金额（元）"])
     for line in lines:
         writer.writerow([start, end, line.institution_code, line.institution_name, line.orders, f"{line.voucher_cny:.2f}"])
     return out.getvalue()

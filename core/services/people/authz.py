@@ -5,6 +5,8 @@ from core.errors import Forbidden
 from core.models import Role, User
 
 
+# the people who run the platform (as opposed to its customers): back-office sign-in, WeChat alerts
+STAFF_ROLES = (Role.lab_staff, Role.institution_admin, Role.platform_admin)
 ROLE_LABELS = {Role.enterprise: "企业用户", Role.lab_staff: "实验室人员", Role.institution_admin: "机构管理员",
                Role.platform_admin: "平台管理员", Role.expert: "评审专家"}
 

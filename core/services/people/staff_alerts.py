@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.models import Notification, Order, OrderEvent, OrderStatus, Rating, Role, User
-from core.services.people.authz import ROLE_LABELS
+from core.services.people.authz import ROLE_LABELS, STAFF_ROLES
 from core.services.people.notifications import notify, shown_time
 from core.services.people.staff_deadlines import report_due_date
 
-STAFF_ROLES = (Role.lab_staff, Role.institution_admin, Role.platform_admin)
 ORDER_PAGE = "/workbench/orders/{number}"
 
 

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import BusinessRuleViolation, InvalidInput, NotFound
 from core.models import Institution, Role, User
-from core.services.people.authz import require_role
+from core.services.people.authz import STAFF_ROLES, require_role
+from core.services.paging import Paged
 
 PER_PAGE = 20
 # roles an account with a password can be given here (enterprise users sign in with WeChat)
-STAFF_ROLES = (Role.lab_staff, Role.institution_admin, Role.platform_admin)
 # no 0/O or 1/l/I: read out over the phone without a mistake
 _PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -38,16 +38,7 @@ class UserRow:
         return self.username is not None
 
 
-@dataclass(frozen=True)
-class UserPage:
-    items: list[UserRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+UserPage = Paged[UserRow]
 
 
 def _row(user: User, institution: Institution | None) -> UserRow:

@@ -17,14 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.models import Institution, Role, User
+from core.models import Institution, User
 from core.models._types import utcnow
-from core.services.people.authz import require_role
+from core.services.people.authz import STAFF_ROLES, require_role
 from core.wechat_client import create_scene_qr, official_account_configured, qr_image_url
 
 SCENE_PREFIX = "bind:"
 BINDING_SECONDS = 600
-STAFF_ROLES = (Role.lab_staff, Role.institution_admin, Role.platform_admin)
 NOT_CONFIGURED = ("微信公众号尚未配置（WECHAT_APP_ID、WECHAT_APP_SECRET），没有生成二维码；"
                   "演示环境可用场景值模拟扫码。")
 REFRESH_REPLY = "这个绑定二维码已过期或已使用。请在工作台“微信提醒”处刷新二维码后重新扫描。"
