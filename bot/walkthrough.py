@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from bot.dialogue import safe_reply
 from core.errors import NotFound
+from core.models._types import local_today
 from core.services.people.company import credit_code_check_character
 from core.services.people.users import create_staff, reset_password
 
@@ -140,7 +141,7 @@ def walkthrough(need: str, samples: int, lab_in_browser: bool) -> None:
     for account, amount in ledger["balances"].items():
         click.echo(f"  {account:<20} {amount:>12,.2f}")
     click.echo("The books balance." if ledger["balanced"] else f"PROBLEMS: {ledger['problems']}")
-    today = date.today().isoformat()
+    today = local_today(current_app.extensions["platform"].settings.orders.timezone).isoformat()
     statement = api.call("GET", f"/api/v1/vouchers/statement?from={today}&to={today}", admin)
     for line in statement["lines"]:
         click.echo(f"  the voucher fund owes {line['institution_name']} {line['voucher_cny']:.2f} CNY ({line['orders']} orders)")

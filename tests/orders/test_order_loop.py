@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from tests.orders.conftest import Market, next_weekday_at
 
@@ -34,7 +35,7 @@ def test_order_with_voucher_from_payment_to_rating(market: Market) -> None:
     used = market.get("/vouchers", market.customer).get_json()["items"][0]
     assert (used["reserved_cny"], used["consumed_cny"], used["available_cny"]) == (0, 200, 4800)
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the statement counts the platform's local days
     csv = market.client.get(f"/api/v1/vouchers/statement?from={today}&to={today}&format=csv", headers=market.food_lab)
     assert csv.status_code == 200 and "T-CQ-FOOD" in csv.text and "200.00" in csv.text
 
