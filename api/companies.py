@@ -17,7 +17,8 @@ from api.validation import parse_json_body, parse_query
 from core.models import Company, CompanyMember, CompanyStatus, DocumentKind, MemberRole, User
 from core.report_storage import LocalReportStorage
 from core.services.people import companies
-from core.services.people.companies import STATUS_LABELS, Upload, VerificationRequest
+from core.services.people.companies import STATUS_LABELS, VerificationRequest
+from core.services.people.company_documents import Upload
 
 companies_bp = Blueprint("companies", __name__, url_prefix="/api/v1")
 

@@ -6,7 +6,6 @@ company's innovation vouchers; a credit code typed into a profile grants nothing
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -14,30 +13,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import (
     Company, CompanyMember, CompanyStatus, DocumentKind, MemberRole, MemberStatus, Role, StoredDocument, User,
 )
-from core.models._types import utcnow
+from core.models._types import MAX_ROW_ID, utcnow
 from core.report_storage import ReportStorage
 from core.services.people.authz import require_role
 from core.services.people.company import update_company, valid_credit_code
+from core.services.people.company_documents import Upload, checked_document, safe_name
 from core.services.people.notifications import notify
 
-# what the file starts with decides its type, never the name or the client's Content-Type
-_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg", ".jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-               (b"%PDF-", "application/pdf", ".pdf"))
-_DOC_LABELS = {DocumentKind.licence: "营业执照", DocumentKind.authorisation: "授权书"}
 STATUS_LABELS = {CompanyStatus.unverified: "未认证", CompanyStatus.pending: "审核中", CompanyStatus.verified: "已认证",
                  CompanyStatus.rejected: "未通过"}
 T = TypeVar("T", Company, CompanyMember)
-_MAX_ID = 2**31 - 1  # INTEGER keys on PostgreSQL: a larger id names nothing (and must not reach the database)
-
-
-@dataclass(frozen=True)
-class Upload:
-    filename: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -98,7 +87,7 @@ def my_company(session: Session, actor: User) -> MyCompany:
 
 
 def _get(session: Session, model: type[T], row_id: int, lock: bool = False) -> T | None:
-    return session.get(model, row_id, with_for_update=lock) if 0 < row_id <= _MAX_ID else None
+    return session.get(model, row_id, with_for_update=lock) if 0 < row_id <= MAX_ROW_ID else None
 
 
 def _is_submission(member: CompanyMember) -> bool:
@@ -129,26 +118,6 @@ def _active_admins(session: Session, company_id: int) -> list[CompanyMember]:
 
 # --- verification ---------------------------------------------------------------------------------------------
 
-def _checked_document(kind: DocumentKind, upload: Upload | None, max_bytes: int) -> tuple[Upload, str, str]:
-    """The upload with its content type and file extension; anything else is refused before it is stored."""
-    label = _DOC_LABELS[kind]
-    if upload is None or not upload.data:
-        raise InvalidInput(f"请上传{label}（JPEG、PNG 图片或 PDF 文件）。", code=f"{kind.value}_required")
-    if len(upload.data) > max_bytes:
-        raise PayloadTooLarge(f"{label}文件不能超过 {max_bytes / (1024 * 1024):g} MB。", code="file_too_large",
-                           details={"document": kind.value, "max_bytes": max_bytes})
-    for magic, content_type, ext in _SIGNATURES:
-        if upload.data.startswith(magic):
-            return upload, content_type, ext
-    raise InvalidInput(f"{label}必须是 JPEG、PNG 图片或 PDF 文件。", code="unsupported_file_type",
-                       details={"document": kind.value})
-
-
-def _safe_name(filename: str, ext: str) -> str:
-    stem = re.sub(r"[^\w.\-]+", "_", filename.replace("\\", "/").rsplit("/", 1)[-1]).strip("._")[:150]
-    return (stem or "document") if stem.lower().endswith(ext) else (stem or "document") + ext
-
-
 def submit_verification(session: Session, actor: User, request: VerificationRequest, storage: ReportStorage,
                         max_bytes: int) -> Company:
     """The first user of a company asks for it to be verified and becomes its pending admin.
@@ -170,7 +139,7 @@ def submit_verification(session: Session, actor: User, request: VerificationRequ
         if request.authorisation is None:
             raise InvalidInput("您不是法定代表人，请同时上传法定代表人签署的授权书。", code="authorisation_required")
         uploads[DocumentKind.authorisation] = request.authorisation
-    checked = {kind: _checked_document(kind, upload, max_bytes) for kind, upload in uploads.items()}
+    checked = {kind: checked_document(kind, upload, max_bytes) for kind, upload in uploads.items()}
 
     company = session.scalar(select(Company).where(Company.credit_code == code).with_for_update())
     if company is not None and company.status == CompanyStatus.verified:
@@ -213,7 +182,7 @@ def submit_verification(session: Session, actor: User, request: VerificationRequ
             continue
         upload, content_type, ext = checked[kind]
         digest = hashlib.sha256(upload.data).hexdigest()
-        doc = StoredDocument(kind, _safe_name(upload.filename, ext), content_type, len(upload.data), digest,
+        doc = StoredDocument(kind, safe_name(upload.filename, ext), content_type, len(upload.data), digest,
                              f"{company.id}/{kind.value}-{digest}{ext}")
         company.set_document(kind, doc)
         writes.append((doc.storage_key, upload.data))
@@ -368,7 +337,7 @@ def remove_member(session: Session, actor: User, member_id: int) -> CompanyMembe
 
 def invite_member(session: Session, actor: User, user_id: int, role: MemberRole = MemberRole.member) -> CompanyMember:
     _, company = _managing(session, actor)
-    invitee = session.get(User, user_id) if 0 < user_id <= _MAX_ID else None
+    invitee = session.get(User, user_id) if 0 < user_id <= MAX_ROW_ID else None
     if invitee is None or not invitee.active or invitee.role != Role.enterprise:
         raise NotFound("没有这个企业用户。", code="user_not_found")
     theirs = current_membership(session, invitee.id, lock=True)
