@@ -26,7 +26,8 @@ from core.services.people.authz import command_line_actor
 from core.services.usage.states import levels_of, set_thresholds
 from core.services.usage.hours import month_usage, reconcile_orders
 from iot.broker import EmbeddedBroker, broker_address
-from iot.ingest import Ingestion, rules_from_settings, thresholds_of
+from iot.ingest import Ingestion
+from iot.rules import rules_from_settings, thresholds_of
 from iot.levels import DEFAULT_THRESHOLDS
 from iot.payloads import Topics
 from iot.simulator import Publisher, simulate, working_morning, write_labels

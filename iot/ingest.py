@@ -31,7 +31,6 @@ import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import unit_of_work
-from core.models import InstrumentLevels
 from core.platform import Platform
 from core.services.usage.states import (
     PUBLIC_STATUS, LearnedLevels, StateChange, all_levels, instrument_ids, open_intervals, overrides_since,
@@ -40,9 +39,9 @@ from core.services.usage.states import (
 from core.services.usage.status import STATUS_KEY
 from core.services.usage.hours import reconcile_orders
 from iot.broker import BrokerAddress, broker_address
-from iot.levels import DEFAULT_THRESHOLDS, Thresholds
 from iot.payloads import MAX_PAYLOAD_BYTES, GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, \
     parse_telemetry
+from iot.rules import ms_to_datetime, rules_from_settings, thresholds_of
 from iot.tracker import Tracker, TrackerRules
 
 log = logging.getLogger(__name__)
@@ -53,28 +52,6 @@ RECONCILE_S = 600.0  # flag slots that ended without on-time this often…
 RECONCILE_WINDOW = timedelta(days=3)  # … looking this far back (late readings, late status changes)
 SWEEP_S = 1.0
 MAX_LOGGED_SOURCES = 10_000  # "logged once per kind and source" must not grow without end
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
-def rules_from_settings(platform: Platform) -> TrackerRules:
-    iot = platform.settings.iot
-    return TrackerRules(min_dwell_ms=int(iot.min_dwell_s * 1000), offline_after=iot.offline_after_intervals,
-                        default_interval_ms=int(iot.report_interval_s * 1000))
-
-
-def thresholds_of(row: InstrumentLevels) -> tuple[Thresholds | None, Thresholds | None]:
-    """(learned, override) as stored."""
-    learned = None if row.source == "default" else Thresholds(
-        row.off_below_a, row.on_above_a, row.hysteresis, row.source, row.note)
-    override = None
-    if row.override_off_below_a is not None and row.override_on_above_a is not None:
-        override = Thresholds(row.override_off_below_a, row.override_on_above_a,
-                              row.override_hysteresis or DEFAULT_THRESHOLDS.hysteresis, "override",
-                              f"set by {row.override_by}" if row.override_by else "")
-    return learned, override
 
 
 @dataclass
