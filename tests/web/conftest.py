@@ -102,6 +102,10 @@ def browser_sign_in(browser, base: str, role: str) -> None:  # type: ignore[no-u
     browser.find_element(By.ID, "username").send_keys(ACCOUNTS[role][0])
     browser.find_element(By.ID, "password").send_keys(ACCOUNTS[role][1])
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    # the next page must have arrived: navigating away at once would abort the sign-in's POST
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 15).until(lambda b: "/login" not in b.current_url or b.find_elements(By.ID, "login-error"))
 
 
 def shoot(browser, tmp_path: Path, name: str, width: int = 1280) -> None:  # type: ignore[no-untyped-def]
