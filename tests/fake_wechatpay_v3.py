@@ -7,6 +7,8 @@ memory. Its crypto uses `cryptography` directly, not the SDK under test, so the 
 """
 from __future__ import annotations
 
+import copy
+
 import json
 import re
 import secrets
@@ -302,12 +304,14 @@ class FakeWeChatPayV3(BaseHTTPRequestHandler):
             split["receivers"].append({"type": "MERCHANT_ID", "account": MCH_ID, "amount": order["frozen"],
                                        "description": "解冻给分账方", "result": "PENDING"})
             order["frozen"] = 0
-        self.splits[data["out_order_no"]] = split
-        self._answer(200, split)
-        # WeChat finishes splits within a minute; the stand-in finishes them once answered
+        # the answer says PROCESSING, as WeChat's does; the stored split is finished before the answer leaves
+        # (finishing it after would race a test that changes a receiver's result as soon as it is answered)
+        answer = copy.deepcopy(split)
         split["state"] = "FINISHED"
         for receiver in split["receivers"]:
             receiver["result"] = "SUCCESS"
+        self.splits[data["out_order_no"]] = split
+        self._answer(200, answer)
 
     def _query_split(self, data: dict[str, Any], query: dict[str, str], out_order_no: str) -> None:
         split = self.splits.get(out_order_no)
