@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -118,3 +118,12 @@ def shoot(browser, tmp_path: Path, name: str, width: int = 1280) -> None:  # typ
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, SHOTS / f"{name}.png")
     browser.set_window_size(1280, 900)
+
+
+def shown(browser: Any, css: str) -> Any:
+    """The element once the page the last click asked for has arrived."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))

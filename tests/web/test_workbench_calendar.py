@@ -5,7 +5,6 @@ feed; and a new slot proposed on the page that the customer accepts in the mini-
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +20,7 @@ from core.services.orders.slot_proposals import describe
 from core.services.orders.slots import weekly_hours
 from core.services.people.users import create_admin
 from tests.orders.conftest import SHANGHAI, Market, build_market, next_weekday_at
-from tests.web.conftest import SHOTS, browser_sign_in, csrf_of, post_form, sign_in
+from tests.web.conftest import browser_sign_in, csrf_of, post_form, shoot, shown, sign_in
 
 HPLC = "T-CQ-FOOD-0001"
 CAL = f"/workbench/instruments/{HPLC}/calendar"
@@ -315,19 +314,6 @@ def click(browser: Any, element: Any) -> None:
     element.click()
 
 
-def shown(browser: Any, css: str) -> Any:
-    """The element once the page the last click asked for has arrived."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def _shot(browser: Any, tmp_path: Path, name: str) -> None:
-    browser.save_screenshot(str(tmp_path / f"{name}.png"))
-    SHOTS.mkdir(exist_ok=True)
-    shutil.copy(tmp_path / f"{name}.png", SHOTS / f"{name}.png")
 
 
 def test_in_a_browser_staff_block_a_booked_morning_after_confirming(
@@ -340,7 +326,7 @@ def test_in_a_browser_staff_block_a_booked_morning_after_confirming(
     browser_sign_in(browser, served, "lab_staff")
     browser.get(served + week_of(start))
     assert number in browser.find_element(By.ID, "calendar").text
-    _shot(browser, tmp_path, "calendar-week")
+    shoot(browser, tmp_path, "calendar-week")
 
     local = start.astimezone(SHANGHAI)
     for field, value in (("starts_at", local.strftime("%Y-%m-%dT09:30")), ("ends_at", local.strftime("%Y-%m-%dT11:30"))):
@@ -351,23 +337,23 @@ def test_in_a_browser_staff_block_a_booked_morning_after_confirming(
     warning = shown(browser, ".conflict-box")
     assert number in warning.text and "时段不再可用" in warning.text
     browser.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", warning)
-    _shot(browser, tmp_path, "calendar-conflict")
+    shoot(browser, tmp_path, "calendar-conflict")
     click(browser, browser.find_element(By.ID, "confirm-change"))
     assert "已通知 1 位客户" in shown(browser, ".alert-success").text
     assert "停机：液相色谱柱更换" in browser.find_element(By.ID, "calendar").text
-    _shot(browser, tmp_path, "calendar-week-blackout")
+    shoot(browser, tmp_path, "calendar-week-blackout")
 
     click(browser, browser.find_element(By.ID, "view-day"))
     assert "当天安排" in shown(browser, "#day-agenda").text and "液相色谱柱更换" in browser.page_source
-    _shot(browser, tmp_path, "calendar-day")
+    shoot(browser, tmp_path, "calendar-day")
     other = book(market, next_weekday_at(11, 9))
     browser.get(served + f"{week_of(start)}&propose_order={other}&propose_day={local.date()}#propose")
     assert "发送改约提议" in shown(browser, "#propose-form").text
     browser.execute_script("document.getElementById('propose').scrollIntoView({behavior: 'instant'})")
-    _shot(browser, tmp_path, "calendar-propose")
+    shoot(browser, tmp_path, "calendar-propose")
 
     browser.set_window_size(390, 844)  # a phone: the day fits, the week scrolls sideways
     browser.get(served + week_of(start).replace("view=week", "view=day"))
-    _shot(browser, tmp_path, "calendar-day-phone")
+    shoot(browser, tmp_path, "calendar-day-phone")
     browser.get(served + week_of(start))
-    _shot(browser, tmp_path, "calendar-week-phone")
+    shoot(browser, tmp_path, "calendar-week-phone")

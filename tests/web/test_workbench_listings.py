@@ -3,7 +3,6 @@ with bad input said next to the field in Chinese, keeping what was typed; an edi
 off the shelf reaching search through the index outbox; group-buys opened, followed and closed."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +19,7 @@ from core.services.people.users import create_admin
 from search_index.builder import sync_changes
 from tests.conftest import cli
 from tests.orders.conftest import SHANGHAI, build_market
-from tests.web.conftest import SHOTS, browser_sign_in, build_web_app, csrf_of, post_form, sign_in
+from tests.web.conftest import browser_sign_in, build_web_app, csrf_of, post_form, shoot, shown, sign_in
 
 EDIT = "/workbench/listings/T-CQ-S001/edit"
 
@@ -269,19 +268,6 @@ def test_another_labs_group_buy_cannot_be_closed(web_app: Flask, client_as: Call
     assert client_as("platform_admin").get("/workbench/group-buys").status_code == 403
 
 
-def shown(browser: Any, css: str) -> Any:
-    """The element once the page the last click asked for has arrived."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
-
-
-def _shot(browser: Any, tmp_path: Path, name: str) -> None:
-    browser.save_screenshot(str(tmp_path / f"{name}.png"))
-    SHOTS.mkdir(exist_ok=True)
-    shutil.copy(tmp_path / f"{name}.png", SHOTS / f"{name}.png")
 
 
 def _click(browser: Any, element: Any) -> None:
@@ -297,7 +283,7 @@ def test_in_a_browser_staff_edit_a_listing_and_open_a_group_buy(web_app: Flask, 
     browser_sign_in(browser, served, "lab_staff")
     browser.get(served + "/workbench/listings")
     assert "食品中苏丹红I-IV号的测定" in browser.find_element(By.ID, "listings").text
-    _shot(browser, tmp_path, "listings")
+    shoot(browser, tmp_path, "listings")
 
     browser.get(served + EDIT)
     price = browser.find_element(By.ID, "price")
@@ -306,7 +292,7 @@ def test_in_a_browser_staff_edit_a_listing_and_open_a_group_buy(web_app: Flask, 
     _click(browser, browser.find_element(By.ID, "save-listing"))
     assert "最多保留两位小数" in shown(browser, "#error-price").text
     assert browser.find_element(By.ID, "price").get_attribute("value") == "12.345"
-    _shot(browser, tmp_path, "listing-edit-error")
+    shoot(browser, tmp_path, "listing-edit-error")
     price = browser.find_element(By.ID, "price")
     price.clear()
     price.send_keys("320")
@@ -325,9 +311,9 @@ def test_in_a_browser_staff_edit_a_listing_and_open_a_group_buy(web_app: Flask, 
     market.pay(number)
     browser.get(served + "/workbench/group-buys")
     assert "已拼 3/20 样" in browser.find_element(By.ID, f"campaign-{campaign.id}").text
-    _shot(browser, tmp_path, "group-buys")
+    shoot(browser, tmp_path, "group-buys")
     browser.set_window_size(390, 844)
     browser.get(served + "/workbench/listings")
-    _shot(browser, tmp_path, "listings-phone")
+    shoot(browser, tmp_path, "listings-phone")
     browser.get(served + "/workbench/group-buys")
-    _shot(browser, tmp_path, "group-buys-phone")
+    shoot(browser, tmp_path, "group-buys-phone")
