@@ -18,7 +18,7 @@ from core.services.catalog.browse import (
     INSTITUTION_STATUSES, INSTRUMENT_STATUSES, SERVICE_STATUSES, CatalogFilter, browse_institutions,
     browse_instruments, browse_services, catalog_facets,
 )
-from core.services.catalog.instrument_admin import set_instrument_shared
+from core.services.catalog.admin import set_instrument_shared
 from web.console.blueprint import console_bp
 from web.console.form_once import once
 from web.session import ADMIN_ROLES, platform, requires

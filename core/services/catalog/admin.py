@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
-from core.models import Institution, OnboardingStatus, Role, Service, User
+from core.models import Institution, Instrument, OnboardingStatus, Role, Service, User
 from core.services.people.authz import require_role
 from core.services.catalog.index_outbox import mark_stale, services_of_institution
 
@@ -55,3 +55,15 @@ def set_institution_payee(session: Session, actor: User, institution_code: str, 
     institution.payee_type, institution.payee_account, institution.payee_name = payee_type, account.strip(), name.strip()
     session.flush()
     return institution
+
+
+# a whole instrument out of sharing (broken, moved, in-house work) and back: its listings follow it in search
+def set_instrument_shared(session: Session, actor: User, instrument_code: str, shared: bool) -> Instrument:
+    require_role(actor, Role.platform_admin)
+    instrument = session.scalar(select(Instrument).where(Instrument.code == instrument_code))
+    if instrument is None:
+        raise NotFound(f"没有编号为 {instrument_code} 的仪器。", code="instrument_not_found")
+    if instrument.open_for_sharing != shared:
+        instrument.open_for_sharing = shared
+        mark_stale(session, session.scalars(select(Service.code).where(Service.instrument_id == instrument.id)))
+    return instrument
