@@ -132,6 +132,9 @@ class IotRules:
     max_ahead_s: float = 300.0  # readings stamped further in the future are dropped
     max_age_s: float = 86_400.0  # … and older than this
     qos: int = 1
+    method: str = "adaptive"  # state classification: "adaptive", or "baseline" (the first method)
+    sensor_fault_after_s: float = 300.0  # zeros from a clamp for this long: offline, sensor_fault (0: never)
+    client_id: str = ""  # the ingestion's MQTT client id (default ingest-HOSTNAME, stable across restarts)
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,13 @@ def _hour_setting(env: Mapping[str, str], name: str, default: int) -> int:
     return hour
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or "").strip() or default
+    if value not in allowed:
+        raise ValueError(f"设置 {name} 须为 {' / '.join(allowed)} 之一，现为 {value!r}。")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("DATA_DIR") or "./var").resolve()
@@ -278,5 +288,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             max_ahead_s=float(env.get("IOT_MAX_AHEAD_SECONDS") or 300),
             max_age_s=float(env.get("IOT_MAX_AGE_SECONDS") or 86_400),
             qos=int(env.get("IOT_QOS") or 1),
+            method=_choice(env, "IOT_METHOD", ("adaptive", "baseline"), "adaptive"),
+            sensor_fault_after_s=float(env.get("IOT_SENSOR_FAULT_AFTER_SECONDS") or 300),
+            client_id=env.get("IOT_CLIENT_ID") or "",
         ),
     )

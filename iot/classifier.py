@@ -101,3 +101,16 @@ class Classifier:
         changed = fresh != self.learned
         self.learned = fresh
         return changed
+
+
+class Track(Classifier):
+    """A classifier with what the tracker keeps about the sensor's rhythm."""
+
+    __slots__ = ("last_ts", "last_arrival", "interval")
+
+    def __init__(self, now_ms: int, interval_ms: int, learned: Thresholds = DEFAULT_THRESHOLDS,
+                 hist: array | None = None):
+        super().__init__(learned, hist)
+        self.last_ts = -1  # no reading yet
+        self.last_arrival = now_ms
+        self.interval = interval_ms

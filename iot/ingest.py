@@ -4,8 +4,14 @@ The paho network thread only puts messages on a queue (a slow callback makes
 the broker drop the client). One processing thread takes them in batches:
 parse and check, apply to the tracker, then one database transaction per batch
 for the state changes and learned levels, and after the commit one Redis
-HSET of the statuses that changed. Subscriptions are made in on_connect, so
-they come back with every reconnection (paho retries with a growing delay).
+HSET of the statuses that changed. Late readings that fill a stretch marked
+offline amend it in the same transaction (iot.backlog).
+
+The session is persistent (clean_session false, a client id stable across
+restarts, QoS 1): while the ingestion reconnects, the broker queues its
+readings instead of dropping them. Subscriptions are still made in on_connect,
+and the reconnect delay is capped at a few seconds, so a broker that comes back
+is rejoined at once.
 
 Several processes can share the telemetry through the shared subscription
 `$share/<group>/…`; the broker must then deliver each instrument's topic to one
@@ -16,7 +22,6 @@ through IOT_TOPIC_PREFIX, or run one process).
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import socket
 import threading
@@ -33,8 +38,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import unit_of_work
 from core.platform import Platform
 from core.services.usage.states import (
-    PUBLIC_STATUS, LearnedLevels, StateChange, all_levels, instrument_ids, open_intervals, overrides_since,
-    record_state_changes, save_learned_levels,
+    PUBLIC_STATUS, AmendedStretch, LearnedLevels, StateChange, all_levels, amend_state_history, instrument_ids,
+    open_intervals, overrides_since, record_state_changes, save_learned_levels,
 )
 from core.services.usage.status import STATUS_KEY
 from core.services.usage.hours import reconcile_orders
@@ -42,7 +47,8 @@ from iot.broker import BrokerAddress, broker_address
 from iot.payloads import MAX_PAYLOAD_BYTES, GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, \
     parse_telemetry
 from iot.rules import ms_to_datetime, rules_from_settings, thresholds_of
-from iot.tracker import Tracker, TrackerRules
+from iot.state_machine import AdaptiveTrack
+from iot.tracker import Amendment, Tracker, TrackerRules
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,7 @@ RECONCILE_S = 600.0  # flag slots that ended without on-time this often…
 RECONCILE_WINDOW = timedelta(days=3)  # … looking this far back (late readings, late status changes)
 SWEEP_S = 1.0
 MAX_LOGGED_SOURCES = 10_000  # "logged once per kind and source" must not grow without end
+RECONNECT_MAX_DELAY_S = 4  # paho doubles its delay up to this: a broker back is rejoined within seconds
 
 
 @dataclass
@@ -59,6 +66,7 @@ class IngestStats:
     messages: int = 0
     batches: int = 0
     changes: int = 0
+    amendments: int = 0
     db_errors: int = 0
     redis_errors: int = 0
     rejected: Counter[str] = field(default_factory=Counter)  # dropped, by Rejection.kind or "error" (a bug hit)
@@ -78,7 +86,8 @@ class Ingestion:
         self.address = address or broker_address(settings)
         self.topics = topics or Topics(settings.iot.topic_prefix)
         self.tracker = Tracker(rules or rules_from_settings(platform))
-        self.client_id = client_id or f"ingest-{socket.gethostname()}-{os.getpid()}"
+        # stable across restarts, so that the broker keeps this ingestion's session and queue
+        self.client_id = client_id or settings.iot.client_id or f"ingest-{socket.gethostname()}"
         group = settings.iot.share_group if share_group is None else share_group
         # amqtt knows no shared subscriptions: the embedded broker has one ingestion process anyway
         self.share_group = "" if self.address.embedded else group
@@ -99,6 +108,7 @@ class Ingestion:
         self._ids_loaded_at = 0.0
         self._logged: set[tuple[str, str]] = set()
         self._unsaved: list[StateChange] = []
+        self._unsaved_amendments: list[AmendedStretch] = []
         self._unsaved_levels: set[str] = set()
         self._unpublished: dict[str, str] = {}
         self._retry_db_at = 0.0
@@ -116,13 +126,13 @@ class Ingestion:
 
     def start(self) -> "Ingestion":
         self._load_state()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False)
         if self.address.username:
             client.username_pw_set(self.address.username, self.address.password)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_DELAY_S)
         client.max_queued_messages_set(0)
         self._client = client
         self._thread = threading.Thread(target=self._process_loop, name="iot-ingest", daemon=True)
@@ -145,7 +155,7 @@ class Ingestion:
         while time.monotonic() < deadline:
             self._idle.clear()
             if self._idle.wait(max(0.0, deadline - time.monotonic())) and self._inbox.empty() and not (
-                    self._unsaved or self._unpublished):
+                    self._unsaved or self._unsaved_amendments or self._unpublished):
                 return True
         return False
 
@@ -309,17 +319,21 @@ class Ingestion:
     # -- persistence: one transaction per batch, Redis after the commit --------------------
     def _flush(self, now: float) -> None:
         changes, relearned = self.tracker.drain()
+        amendments = self.tracker.drain_amendments()
         ids = self._ids
-        self._unsaved.extend(StateChange(ids[c.code], c.state, ms_to_datetime(c.at_ms)) for c in changes
-                             if c.code in ids)
+        self._unsaved.extend(StateChange(ids[c.code], c.state, ms_to_datetime(c.at_ms), c.reason or None)
+                             for c in changes if c.code in ids)
+        self._unsaved_amendments.extend(self._stretch(a) for a in amendments if a.code in ids)
         self.stats.changes += len(changes)
+        self.stats.amendments += len(amendments)
         self._unsaved_levels |= relearned
         for change in changes:
             self._unpublished[change.code] = PUBLIC_STATUS[change.state]
-        if (self._unsaved or self._unsaved_levels) and now >= self._retry_db_at:
+        if (self._unsaved or self._unsaved_levels or self._unsaved_amendments) and now >= self._retry_db_at:
             try:
                 with unit_of_work(self.platform.session_factory) as session:
                     record_state_changes(session, self._unsaved)
+                    amend_state_history(session, self._unsaved_amendments)
                     save_learned_levels(session, [self._learned(code) for code in self._unsaved_levels
                                                   if code in ids])
             except SQLAlchemyError as exc:
@@ -327,7 +341,7 @@ class Ingestion:
                 self._retry_db_at = now + min(30.0, 2.0 ** min(self.stats.db_errors, 5))
                 log.warning("could not save %d state changes (retrying): %s", len(self._unsaved), exc)
                 return
-            self._unsaved, self._unsaved_levels = [], set()
+            self._unsaved, self._unsaved_levels, self._unsaved_amendments = [], set(), []
         if self._unpublished and not self._unsaved:
             try:
                 self.platform.redis.hset(STATUS_KEY, mapping=self._unpublished)
@@ -337,11 +351,21 @@ class Ingestion:
                 return
             self._unpublished = {}
 
+    def _stretch(self, amendment: Amendment) -> AmendedStretch:
+        iid = self._ids[amendment.code]
+        return AmendedStretch(iid, ms_to_datetime(amendment.start_ms), ms_to_datetime(amendment.end_ms),
+                              [StateChange(iid, c.state, ms_to_datetime(c.at_ms), c.reason or None)
+                               for c in amendment.segments])
+
     def _learned(self, code: str) -> LearnedLevels:
         track = self.tracker.tracks[code]
         th = track.learned
+        if isinstance(track, AdaptiveTrack):
+            return LearnedLevels(self._ids[code], th.off_below_a, th.on_above_a, th.hysteresis, th.source, th.note,
+                                 sum(track.hist), list(track.hist), "adaptive", th.bridge_s,
+                                 track.clock.offset_ms / 1000, track.explain())
         return LearnedLevels(self._ids[code], th.off_below_a, th.on_above_a, th.hysteresis, th.source, th.note,
-                             sum(track.hist), list(track.hist))
+                             sum(track.hist), list(track.hist), "baseline")
 
     # -- start-up and admin overrides --------------------------------------------------------
     def _load_state(self) -> None:

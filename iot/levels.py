@@ -50,10 +50,12 @@ class Thresholds:
     hysteresis: float  # ratio > 1: leaving a state needs crossing threshold x/÷ this
     source: str = "default"
     note: str = ""
+    bridge_s: float = 0.0  # a duty-cycling load: "on" is not left for a gap shorter than this
 
     def describe(self) -> str:
+        bridge = f", cycling: stays on across gaps up to {self.bridge_s:.0f} s" if self.bridge_s else ""
         text = (f"off < {self.off_below_a:.3g} A, on > {self.on_above_a:.3g} A, "
-                f"hysteresis x{self.hysteresis:.2f} ({self.source})")
+                f"hysteresis x{self.hysteresis:.3f}{bridge} ({self.source})")
         return f"{text}: {self.note}" if self.note else text
 
 
@@ -89,7 +91,7 @@ class Level:
         return 10 ** self.centre
 
 
-def _best_split(x: np.ndarray, w: np.ndarray, k: int) -> list[Level]:
+def best_split(x: np.ndarray, w: np.ndarray, k: int) -> list[Level]:
     """Exact 1-D k-means (k <= 3) over weighted points sorted by x."""
     m = len(x)
     cw = np.concatenate(([0.0], np.cumsum(w)))
@@ -141,10 +143,10 @@ def find_levels(hist: Sequence[int]) -> list[Level]:
     w = counts[occupied]
     for k in (3, 2):
         if len(occupied) >= k:
-            levels = _best_split(x, w, k)
+            levels = best_split(x, w, k)
             if _apart(levels, total):
                 return levels
-    return _best_split(x, w, 1)
+    return best_split(x, w, 1)
 
 
 def _boundary(a: Level, b: Level) -> float:

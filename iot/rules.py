@@ -17,13 +17,14 @@ def ms_to_datetime(ms: int) -> datetime:
 def rules_from_settings(platform: Platform) -> TrackerRules:
     iot = platform.settings.iot
     return TrackerRules(min_dwell_ms=int(iot.min_dwell_s * 1000), offline_after=iot.offline_after_intervals,
-                        default_interval_ms=int(iot.report_interval_s * 1000))
+                        default_interval_ms=int(iot.report_interval_s * 1000), method=iot.method,
+                        fault_after_ms=int(iot.sensor_fault_after_s * 1000))
 
 
 def thresholds_of(row: InstrumentLevels) -> tuple[Thresholds | None, Thresholds | None]:
     """(learned, override) as stored."""
     learned = None if row.source == "default" else Thresholds(
-        row.off_below_a, row.on_above_a, row.hysteresis, row.source, row.note)
+        row.off_below_a, row.on_above_a, row.hysteresis, row.source, row.note, row.bridge_s or 0.0)
     override = None
     if row.override_off_below_a is not None and row.override_on_above_a is not None:
         override = Thresholds(row.override_off_below_a, row.override_on_above_a,

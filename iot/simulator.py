@@ -64,10 +64,17 @@ class Trace:
     current: np.ndarray  # float32 A
     truth: np.ndarray  # int8 state codes (OFF, STANDBY, ON, OFFLINE)
     published: np.ndarray  # bool: the sensor sent this reading
+    # the sensor's own clock for each reading (a skewed gateway), default ts
+    stamp: np.ndarray | None = None
+    # when each reading reaches the ingestion (network delay, gateway buffers), default ts + 500 ms
+    arrival: np.ndarray | None = None
+    # bool: offline in the truth because the clamp is dead and sends zeros (reason sensor_fault)
+    fault: np.ndarray | None = None
 
     def readings(self) -> Iterator[Reading]:
+        stamps = self.ts if self.stamp is None else self.stamp
         for i in np.nonzero(self.published)[0]:
-            yield Reading(int(self.ts[i]), float(self.current[i]))
+            yield Reading(int(stamps[i]), float(self.current[i]))
 
     def label_intervals(self) -> list[tuple[str, int, int]]:
         """The ground truth as (state, start ms, end ms) runs."""

@@ -1,10 +1,13 @@
 """Every instrument's live state, its reporting interval and offline detection.
 
 Readings are applied in timestamp order per instrument; one stamped at or
-before the latest applied reading is late and changes nothing (it cannot move
-the live state back in time). Silence is measured on the ingesting clock —
-sensor clocks drift — while the offline interval is dated in sensor time, from
-when the next reading was due.
+before the latest applied reading is late: it cannot move the live state back
+in time. With the adaptive method (the default) late readings that fall in a
+stretch marked offline amend that stretch (iot.backlog), gateway clocks are
+estimated and corrected (iot.clock_offset), and a dead clamp is a sensor
+fault; the baseline drops late readings and takes stamps as they come.
+Silence is measured on the ingesting clock, while the offline interval is
+dated in sensor time, from when the next reading was due.
 """
 from __future__ import annotations
 
@@ -13,9 +16,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from iot.classifier import OFFLINE, STATE_CODES, STATE_NAMES, UNKNOWN, Classifier
+from iot.backlog import offline_gaps, replay_gap, state_name
+from iot.classifier import OFFLINE, ON, STANDBY, STATE_CODES, UNKNOWN, Track
 from iot.levels import DEFAULT_THRESHOLDS, Thresholds
 from iot.payloads import GatewayStatus, Reading
+from iot.state_machine import FAULT_AFTER_MS, AdaptiveTrack
+
+METHODS = ("adaptive", "baseline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +30,21 @@ class Change:
     code: str
     state: str  # on | standby | off | offline
     at_ms: int
+    reason: str = ""  # for offline: "" (silence) or "sensor_fault"
+
+
+def _change(code: str, state: int, at_ms: int) -> Change:
+    name, reason = state_name(state)
+    return Change(code, name, at_ms, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    """Late data re-derived [start_ms, end_ms): these states replace what was stored there."""
+    code: str
+    start_ms: int
+    end_ms: int
+    segments: tuple[Change, ...]  # the first at start_ms
 
 
 @dataclass(frozen=True)
@@ -30,17 +52,8 @@ class TrackerRules:
     min_dwell_ms: int = 40_000
     offline_after: float = 2.5  # reporting intervals of silence
     default_interval_ms: int = 20_000  # until an instrument's own interval is known
-
-
-class Track(Classifier):
-    __slots__ = ("last_ts", "last_arrival", "interval")
-
-    def __init__(self, now_ms: int, interval_ms: int, learned: Thresholds = DEFAULT_THRESHOLDS,
-                 hist: array | None = None):
-        super().__init__(learned, hist)
-        self.last_ts = -1  # no reading yet
-        self.last_arrival = now_ms
-        self.interval = interval_ms
+    method: str = "adaptive"  # or "baseline", the first method (kept for the evaluation)
+    fault_after_ms: int = FAULT_AFTER_MS  # zeros for this long are a dead sensor (0: never)
 
 
 class Tracker:
@@ -49,13 +62,17 @@ class Tracker:
         self.tracks: dict[str, Track] = {}
         self.gateways: dict[str, tuple[str, ...]] = {}
         self.changes: list[Change] = []
+        self.amendments: list[Amendment] = []
         self.relearned: set[str] = set()
         self.counts: Counter[str] = Counter()
+        self.adaptive = self.rules.method == "adaptive"
 
     def track(self, code: str, now_ms: int) -> Track:
         track = self.tracks.get(code)
         if track is None:
-            track = self.tracks[code] = Track(now_ms, self.rules.default_interval_ms)
+            interval = self.rules.default_interval_ms
+            track = self.tracks[code] = (AdaptiveTrack(now_ms, interval, fault_after_ms=self.rules.fault_after_ms)
+                                         if self.adaptive else Track(now_ms, interval))
         return track
 
     def seed_levels(self, code: str, now_ms: int, learned: Thresholds | None, override: Thresholds | None,
@@ -71,6 +88,8 @@ class Tracker:
         """Restore the state the database holds; silence is counted from now."""
         track = self.track(code, now_ms)
         track.state, track.since = STATE_CODES[state], since_ms
+        if isinstance(track, AdaptiveTrack):
+            track.history = [(track.state, since_ms)]
         # when it last reported is not stored: take "just now", so an outage is dated from the restart
         # rather than rewriting the hours since the state began
         track.last_ts = max(since_ms, now_ms - track.interval)
@@ -80,9 +99,15 @@ class Tracker:
         track = self.track(code, now_ms)
         track.last_arrival = now_ms
         dwell = self.rules.min_dwell_ms
-        for ts, current in sorted(readings):
+        ordered = sorted(readings)
+        if not ordered:
+            return
+        late: list[Reading] = []
+        if isinstance(track, AdaptiveTrack):
+            ordered = self._on_platform_clock(code, track, ordered, now_ms)
+        for ts, current in ordered:
             if ts <= track.last_ts:
-                self.counts["late"] += 1
+                late.append(Reading(ts, current))
                 continue
             if track.last_ts >= 0:
                 gap = ts - track.last_ts
@@ -92,9 +117,70 @@ class Tracker:
             self.counts["readings"] += 1
             change = track.observe(ts, current, dwell)
             if change is not None:
-                self.changes.append(Change(code, STATE_NAMES[change[0]], change[1]))
+                self.changes.append(_change(code, change[0], change[1]))
+            if self.adaptive and track.cycles.closed is not None:
+                self._mend_train(code, track)
             if track.learning_due() and track.relearn():
                 self.relearned.add(code)
+        if late:
+            if isinstance(track, AdaptiveTrack):
+                self._amend(code, track, late)
+            else:
+                self.counts["late"] += len(late)
+
+    def _on_platform_clock(self, code: str, track: AdaptiveTrack, ordered: list[Reading],
+                           now_ms: int) -> list[Reading]:
+        """The readings re-dated by the gateway's estimated clock offset (none refused unless it
+        cannot be trusted)."""
+        clock = track.clock
+        before = (clock.offset_ms, clock.trusted)
+        if ordered[-1][0] - clock.offset_ms > track.last_ts:  # a backlog tells nothing about the clock
+            clock.see(ordered[-1][0], now_ms)
+        if (clock.offset_ms, clock.trusted) != before:
+            self.relearned.add(code)  # saved with the levels, so that it can be explained
+        if not clock.trusted:
+            self.counts["clock_untrusted"] += len(ordered)
+            return []
+        offset = clock.offset_ms
+        return [Reading(ts - offset, c) for ts, c in ordered] if offset else ordered
+
+    def _mend_train(self, code: str, track: AdaptiveTrack) -> None:
+        """A duty-cycle train is one run: on from its first burst to its last, whatever the
+        flips made before the instrument's bridge was known."""
+        start, end = track.cycles.closed or (0, 0)
+        track.cycles.closed = None
+        history = track.history
+        inside = [entry for entry in history if start <= entry[1] < end]
+        earlier = [entry for entry in history if entry[1] < start]
+        if end <= start or any(state not in (ON, STANDBY) for state, _ in inside):
+            return  # an outage inside: leave it as it was
+        if not inside and (not earlier or earlier[-1][0] == ON):
+            return  # nothing to mend
+        after = inside[-1][0] if inside else earlier[-1][0]
+        segments = [(ON, start)]
+        if after != ON and not any(at == end for _, at in history):
+            segments.append((after, end))
+        history[:] = sorted([e for e in history if not start <= e[1] < end] + segments, key=lambda e: e[1])
+        track.since = history[-1][1]
+        self.counts["mended_trains"] += 1
+        self.amendments.append(Amendment(code, start, end, tuple(_change(code, st, at) for st, at in segments)))
+
+    def _amend(self, code: str, track: AdaptiveTrack, late: list[Reading]) -> None:
+        used = 0
+        history = track.history
+        for index, start, end in reversed(offline_gaps(history)):
+            inside = [r for r in late if start - track.interval < r[0] < end]
+            if not inside:
+                continue
+            used += len(inside)
+            before = history[index - 1][0] if index else OFFLINE
+            derived = replay_gap(track, before, start, end, inside, self.rules.min_dwell_ms,
+                                 self.rules.offline_after)
+            history[index:index + 1] = derived
+            self.amendments.append(Amendment(code, start, end,
+                                             tuple(_change(code, state, since) for state, since in derived)))
+        self.counts["amended"] += used
+        self.counts["late"] += len(late) - used
 
     def sweep(self, now_ms: int) -> None:
         """Mark offline every instrument silent for `offline_after` reporting intervals."""
@@ -125,9 +211,13 @@ class Tracker:
 
     def state_of(self, code: str) -> str | None:
         track = self.tracks.get(code)
-        return None if track is None or track.state == UNKNOWN else STATE_NAMES[track.state]
+        return None if track is None or track.state == UNKNOWN else state_name(track.state)[0]
 
     def drain(self) -> tuple[list[Change], set[str]]:
         changes, relearned = self.changes, self.relearned
         self.changes, self.relearned = [], set()
         return changes, relearned
+
+    def drain_amendments(self) -> list[Amendment]:
+        amendments, self.amendments = self.amendments, []
+        return amendments

@@ -29,6 +29,8 @@ class InstrumentStateInterval(Base):
     state: Mapped[str] = mapped_column(String(16))  # on | standby | off | offline
     start_at: Mapped[datetime] = mapped_column(UtcDateTime)
     end_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # NULL: still in this state
+    reason: Mapped[str | None] = mapped_column(String(32))  # offline because: "sensor_fault"; NULL: silence
+    amended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # re-derived from late readings then
 
 
 class InstrumentLevels(Base):
@@ -47,6 +49,10 @@ class InstrumentLevels(Base):
     samples: Mapped[int] = mapped_column(Integer, default=0)  # steady readings behind the learning
     histogram: Mapped[list[Any]] = mapped_column(JSON, default=list)  # counts per log-current bin
     learned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    method: Mapped[str] = mapped_column(String(16), default="adaptive", server_default="baseline")
+    bridge_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # a duty cycle's longest gap x1.5
+    clock_offset_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # + : the gateway runs fast
+    explain: Mapped[str] = mapped_column(String(300), default="", server_default="")  # cycling, clock, in words
     override_off_below_a: Mapped[float | None] = mapped_column(Float)
     override_on_above_a: Mapped[float | None] = mapped_column(Float)
     override_hysteresis: Mapped[float | None] = mapped_column(Float)

@@ -127,7 +127,7 @@ def test_admin_overrides_thresholds_and_clears_them(usage_app: Flask) -> None:
     shown = cli(usage_app, "iot", "thresholds", HPLC)
     assert "not enough history" in shown.stdout  # nothing learned yet: defaults, and it says so
     set_ = cli(usage_app, "iot", "thresholds", HPLC, "--off-below", "0.3", "--on-above", "1.5", "--hysteresis", "1.1")
-    assert set_.exit_code == 0 and "in force: off < 0.3 A, on > 1.5 A, hysteresis x1.10 (override)" in set_.stdout
+    assert set_.exit_code == 0 and "in force: off < 0.3 A, on > 1.5 A, hysteresis x1.100 (override)" in set_.stdout
     wrong = cli(usage_app, "iot", "thresholds", HPLC, "--off-below", "2", "--on-above", "1")
     assert wrong.exit_code == 1 and "0 < 关机阈值 < 运行阈值" in wrong.stderr
     cleared = cli(usage_app, "iot", "thresholds", HPLC, "--clear")

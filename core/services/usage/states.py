@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
@@ -23,6 +23,16 @@ class StateChange:
     instrument_id: int
     state: str  # on | standby | off | offline
     at: datetime
+    reason: str | None = None  # offline because: "sensor_fault"; None: silence
+
+
+@dataclass(frozen=True)
+class AmendedStretch:
+    """Late readings re-derived [start, end) of one instrument: `segments` replace what is stored there."""
+    instrument_id: int
+    start: datetime
+    end: datetime
+    segments: Sequence[StateChange]  # the first at start
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,10 @@ class LearnedLevels:
     note: str
     samples: int
     histogram: list[int]
+    method: str = "adaptive"
+    bridge_s: float = 0.0
+    clock_offset_s: float = 0.0
+    explain: str = ""
 
 
 def as_utc(value: datetime) -> datetime:
@@ -76,10 +90,50 @@ def record_state_changes(session: Session, changes: Sequence[StateChange]) -> in
         for current, following in zip(items, items[1:]):
             if following.at > current.at:  # a state that lasted no time is no interval
                 rows.append({"instrument_id": iid, "state": current.state, "start_at": current.at,
-                             "end_at": following.at})
-        rows.append({"instrument_id": iid, "state": items[-1].state, "start_at": items[-1].at, "end_at": None})
+                             "end_at": following.at, "reason": current.reason})
+        rows.append({"instrument_id": iid, "state": items[-1].state, "start_at": items[-1].at, "end_at": None,
+                     "reason": items[-1].reason})
     conn.execute(table.insert(), rows)
     return len(rows)
+
+
+def amend_state_history(session: Session, stretches: Sequence[AmendedStretch]) -> int:
+    """Replace each stretch of stored history by what late readings showed, marking the new
+    intervals amended. Intervals crossing the stretch's ends are cut at them; the live
+    (open) interval keeps going from `end`."""
+    now = utcnow()
+    written = 0
+    for stretch in stretches:
+        start, end = stretch.start, stretch.end
+        rows = session.scalars(
+            select(InstrumentStateInterval).where(
+                InstrumentStateInterval.instrument_id == stretch.instrument_id,
+                InstrumentStateInterval.start_at < end,
+                or_(InstrumentStateInterval.end_at.is_(None), InstrumentStateInterval.end_at > start))
+        ).all()
+        for row in rows:
+            row_start = as_utc(row.start_at)
+            row_end = None if row.end_at is None else as_utc(row.end_at)
+            if row_start < start and (row_end is None or row_end > end):  # the stretch lies inside: split
+                row.end_at = start
+                session.flush()  # the open row is closed before its continuation opens (one open per instrument)
+                session.add(InstrumentStateInterval(instrument_id=row.instrument_id, state=row.state, start_at=end,
+                                                    end_at=row_end, reason=row.reason))
+            elif row_start < start:
+                row.end_at = start
+            elif row_end is None or row_end > end:
+                row.start_at = end
+            else:
+                session.delete(row)
+        bounds = [*(seg.at for seg in stretch.segments[1:]), end]
+        for segment, until in zip(stretch.segments, bounds):
+            if until > segment.at:
+                session.add(InstrumentStateInterval(instrument_id=stretch.instrument_id, state=segment.state,
+                                                    start_at=segment.at, end_at=until, reason=segment.reason,
+                                                    amended_at=now))
+                written += 1
+    session.flush()
+    return written
 
 
 def all_levels(session: Session) -> list[InstrumentLevels]:
@@ -109,6 +163,8 @@ def save_learned_levels(session: Session, records: Sequence[LearnedLevels]) -> N
         row.off_below_a, row.on_above_a, row.hysteresis = record.off_below_a, record.on_above_a, record.hysteresis
         row.source, row.note, row.samples = record.source, record.note[:300], record.samples
         row.histogram, row.learned_at = record.histogram, now
+        row.method, row.bridge_s, row.clock_offset_s = record.method, record.bridge_s, record.clock_offset_s
+        row.explain = record.explain[:300]
     session.flush()
 
 
