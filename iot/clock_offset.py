@@ -3,42 +3,51 @@
 For a gateway with a good clock, arrival - stamp is the network delay: under a
 couple of seconds. A clock running 90 s fast shows -90 s on every live reading.
 Each instrument keeps the last WINDOW such differences, one per delivery that
-moves its history forward (a buffered backlog tells nothing about the clock).
-Their median is the offset once it is past TOLERANCE_MS and the samples agree
-(median absolute deviation under SPREAD_MS); readings are then re-dated by it.
-An offset past MAX_OFFSET_MS, or samples that disagree past it, cannot be
-trusted: the readings are refused and counted, and the gateway is reported.
+moves its history forward (a buffered backlog tells nothing about the clock),
+and judges them only once they span SPAN_MS of arrivals (a burst of old
+readings replayed at once is not a clock). Their median is the offset when it
+is past TOLERANCE_MS and the samples agree (median absolute deviation under
+SPREAD_MS); readings are then re-dated by it. Samples that disagree are
+delivery jitter, not a clock: nothing is corrected. A steady offset past
+MAX_OFFSET_MS cannot be trusted: those readings are refused and counted.
 """
 from __future__ import annotations
 
 from array import array
 
-WINDOW = 15
+WINDOW = 9
 MIN_SAMPLES = 5
+SPAN_MS = 60_000
 TOLERANCE_MS = 5_000  # network delay and jitter: no correction below this
 SPREAD_MS = 10_000
 MAX_OFFSET_MS = 5 * 60_000  # the same bound as readings stamped in the future (IOT_MAX_AHEAD_SECONDS)
 
 
 class ClockWatch:
-    __slots__ = ("samples", "count", "offset_ms", "trusted")
+    __slots__ = ("samples", "arrivals", "count", "offset_ms", "trusted")
 
     def __init__(self) -> None:
         self.samples = array("q", bytes(8 * WINDOW))
+        self.arrivals = array("q", bytes(8 * WINDOW))
         self.count = 0
         self.offset_ms = 0  # subtract from a stamp to get the platform's time
         self.trusted = True
 
     def see(self, stamp_ms: int, arrival_ms: int) -> None:
-        self.samples[self.count % WINDOW] = stamp_ms - arrival_ms
+        slot = self.count % WINDOW
+        self.samples[slot], self.arrivals[slot] = stamp_ms - arrival_ms, arrival_ms
         self.count += 1
         if self.count < MIN_SAMPLES or self.count % 3:  # re-estimate every third delivery: cheap enough
             return
-        values = sorted(self.samples[: min(self.count, WINDOW)])
-        median = values[len(values) // 2]
-        spread = sorted(abs(v - median) for v in values)[len(values) // 2]
-        self.trusted = abs(median) <= MAX_OFFSET_MS and (spread <= SPREAD_MS or abs(median) <= TOLERANCE_MS)
-        self.offset_ms = median if self.trusted and abs(median) > TOLERANCE_MS else 0
+        n = min(self.count, WINDOW)
+        arrivals = self.arrivals[:n]
+        if max(arrivals) - min(arrivals) < SPAN_MS:
+            return
+        values = sorted(self.samples[:n])
+        median = values[n // 2]
+        steady = sorted(abs(v - median) for v in values)[n // 2] <= SPREAD_MS
+        self.trusted = not steady or abs(median) <= MAX_OFFSET_MS
+        self.offset_ms = median if steady and self.trusted and abs(median) > TOLERANCE_MS else 0
 
     def describe(self) -> str:
         if self.count < MIN_SAMPLES:

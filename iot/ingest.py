@@ -12,6 +12,11 @@ restarts, QoS 1): while the ingestion reconnects, the broker queues its
 readings instead of dropping them. Subscriptions are still made in on_connect,
 and the reconnect delay is capped at a few seconds, so a broker that comes back
 is rejoined at once.
+Each process needs its own client id that it keeps across restarts
+(IOT_CLIENT_ID, `--client-id`; default ingest-HOSTNAME): with a shared
+subscription the broker goes on dealing a departed member's share of the
+readings to its session until that client returns (Mosquitto's
+persistent_client_expiration bounds how long).
 
 Several processes can share the telemetry through the shared subscription
 `$share/<group>/…`; the broker must then deliver each instrument's topic to one

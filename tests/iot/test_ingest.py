@@ -138,7 +138,10 @@ def test_a_gateways_last_will_takes_its_instruments_offline(iot_app: Flask, brok
 def test_a_restarted_ingestion_carries_on_from_the_database(iot_app: Flask, broker: Broker) -> None:
     platform = iot_app.extensions["platform"]
     topics = Topics(broker.prefix)
-    first = Ingestion(platform, rules=FAST, client_id=f"ingest-{uuid.uuid4().hex[:8]}").start()
+    # a restart keeps its client id: the broker's session for it (and, with a shared subscription, its
+    # share of the readings) is picked up again rather than left to queue for a client that never returns
+    client_id = f"ingest-{uuid.uuid4().hex[:8]}"
+    first = Ingestion(platform, rules=FAST, client_id=client_id).start()
     wait_for(lambda: first.connected, what="ingestion to connect")
     time.sleep(0.3)
     pub = broker.client()
@@ -148,7 +151,7 @@ def test_a_restarted_ingestion_carries_on_from_the_database(iot_app: Flask, brok
     first.stop()
     platform.redis.hdel("instrument:status", HPLC)
 
-    second = Ingestion(platform, rules=FAST, client_id=f"ingest-{uuid.uuid4().hex[:8]}").start()
+    second = Ingestion(platform, rules=FAST, client_id=client_id).start()
     try:
         wait_for(lambda: second.connected, what="the second ingestion to connect")
         wait_for(lambda: status(iot_app, HPLC) == "in_use", what="the stored status to be published again")
