@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -257,5 +258,43 @@ def thresholds(code: str, off_below: float | None, on_above: float | None, hyste
         sys.exit(1)
     click.echo(f"{code} learned:  {(learned or DEFAULT_THRESHOLDS).describe()}")
     if row is not None and row.samples and row.learned_at is not None:
-        click.echo(f"{code} history:  {row.samples} steady readings, learned {row.learned_at:%Y-%m-%d %H:%M}")
+        zone = ZoneInfo(platform().settings.orders.timezone)
+        click.echo(f"{code} history:  {row.samples} steady readings, method {row.method}, last learned "
+                   f"{row.learned_at.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+        if row.explain:
+            click.echo(f"{code} seen:     {row.explain}")
     click.echo(f"{code} in force: {(override or learned or DEFAULT_THRESHOLDS).describe()}")
+
+
+@iot_cli.command("evaluate")
+@click.option("--set", "which", type=click.Choice(["field", "heldout", "simulator"]), default="heldout",
+              show_default=True, help="field: the development traces; heldout: traces the tuning never saw "
+                                      "(other seeds and parameters); simulator: the demo's simulator.")
+@click.option("--instruments", type=int, default=30, show_default=True)
+@click.option("--days", type=float, default=7.0, show_default=True)
+@click.option("--seed", type=int, default=None, help="Default: the set's own seed.")
+def evaluate(which: str, instruments: int, days: float, seed: int | None) -> None:
+    """Replay traces through both state methods and print accuracy, hours errors, spurious changes,
+    dead-clamp detection and backlog recovery per instrument kind, the baseline next to the adaptive one."""
+    from iot.evaluation_report import compare, meets_bar, render
+
+    start = working_morning(int(time.time() * 1000), platform().settings.orders.timezone) - 8 * 3_600_000
+    rules = rules_from_settings(platform())
+    if which == "simulator":
+        traces = simulate([f"SIM-{i:03d}" for i in range(instruments)], start, days * 86400,
+                          rules.default_interval_ms / 1000, seed=1 if seed is None else seed)
+        plans = None
+    else:
+        from iot.field_traces import deliveries, field_traces
+
+        traces = field_traces(instruments, start, days, seed=(7 if which == "field" else 1009) if seed is None else seed,
+                              heldout=which == "heldout")
+        plans = deliveries
+    click.echo(f"{len(traces)} instruments x {days:g} days ({which}); dwell {rules.min_dwell_ms / 1000:g} s, "
+               f"offline after {rules.offline_after:g} intervals", err=True)
+    comparison = compare(traces, rules, plans)
+    for line in render(comparison):
+        click.echo(line)
+    for method, scores in comparison.items():
+        misses = meets_bar(scores)
+        click.echo(f"{method}: " + ("meets the bar" if not misses else "misses: " + "; ".join(misses)))

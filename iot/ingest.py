@@ -360,7 +360,7 @@ class Ingestion:
         iid = self._ids[amendment.code]
         return AmendedStretch(iid, ms_to_datetime(amendment.start_ms), ms_to_datetime(amendment.end_ms),
                               [StateChange(iid, c.state, ms_to_datetime(c.at_ms), c.reason or None)
-                               for c in amendment.segments])
+                               for c in amendment.segments], amendment.source)
 
     def _learned(self, code: str) -> LearnedLevels:
         track = self.tracker.tracks[code]

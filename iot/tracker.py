@@ -45,6 +45,7 @@ class Amendment:
     start_ms: int
     end_ms: int
     segments: tuple[Change, ...]  # the first at start_ms
+    source: str = "late_data"  # or "sensor": a duty-cycle train the live readings already showed, read again
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ class Tracker:
         history[:] = sorted([e for e in history if not start <= e[1] < end] + segments, key=lambda e: e[1])
         track.since = history[-1][1]
         self.counts["mended_trains"] += 1
-        self.amendments.append(Amendment(code, start, end, tuple(_change(code, st, at) for st, at in segments)))
+        self.amendments.append(Amendment(code, start, end, tuple(_change(code, st, at) for st, at in segments),
+                                         "sensor"))
 
     def _amend(self, code: str, track: AdaptiveTrack, late: list[Reading]) -> None:
         used = 0

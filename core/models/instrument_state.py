@@ -30,7 +30,10 @@ class InstrumentStateInterval(Base):
     start_at: Mapped[datetime] = mapped_column(UtcDateTime)
     end_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # NULL: still in this state
     reason: Mapped[str | None] = mapped_column(String(32))  # offline because: "sensor_fault"; NULL: silence
-    amended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # re-derived from late readings then
+    # where the state comes from: "sensor" (live), "late_data" (re-derived from readings that came late)
+    # or "staff" (a UsageCorrection); amended_at says when it was last rewritten
+    source: Mapped[str] = mapped_column(String(16), default="sensor", server_default="sensor")
+    amended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class InstrumentLevels(Base):

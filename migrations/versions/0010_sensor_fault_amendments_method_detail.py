@@ -1,4 +1,4 @@
-"""state intervals: why offline (sensor fault) and amended by late data; levels: the adaptive method's detail
+"""state intervals: why offline (sensor fault), their source (sensor, late data, staff); staff corrections; levels: the adaptive method's detail
 
 Revision ID: 0010
 Revises: 0009
@@ -18,8 +18,25 @@ def upgrade() -> None:
     with op.batch_alter_table('instrument_state_intervals') as batch:
         # offline because the sensor is dead ("sensor_fault") rather than silent (NULL)
         batch.add_column(sa.Column('reason', sa.String(length=32), nullable=True))
-        # set when readings that arrived late re-derived this stretch (an auditable amendment)
+        # sensor (live) | late_data (re-derived from readings that came late) | staff (a correction)
+        batch.add_column(sa.Column('source', sa.String(length=16), nullable=False, server_default='sensor'))
         batch.add_column(sa.Column('amended_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        'usage_corrections',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('instrument_id', sa.Integer(), nullable=False),
+        sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('state', sa.String(length=16), nullable=False),
+        sa.Column('reason', sa.String(length=200), nullable=False),
+        sa.Column('created_by_id', sa.Integer(), nullable=True),
+        sa.Column('created_by_name', sa.String(length=100), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_usage_corrections_instrument_start', 'usage_corrections', ['instrument_id', 'start_at'])
     with op.batch_alter_table('instrument_levels') as batch:
         batch.add_column(sa.Column('method', sa.String(length=16), nullable=False, server_default='baseline'))
         batch.add_column(sa.Column('bridge_s', sa.Float(), nullable=False, server_default='0'))
@@ -28,9 +45,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_usage_corrections_instrument_start', table_name='usage_corrections')
+    op.drop_table('usage_corrections')
     with op.batch_alter_table('instrument_levels') as batch:
         for column in ('explain', 'clock_offset_s', 'bridge_s', 'method'):
             batch.drop_column(column)
     with op.batch_alter_table('instrument_state_intervals') as batch:
         batch.drop_column('amended_at')
+        batch.drop_column('source')
         batch.drop_column('reason')

@@ -33,6 +33,7 @@ class AmendedStretch:
     start: datetime
     end: datetime
     segments: Sequence[StateChange]  # the first at start
+    source: str = "late_data"  # late_data | sensor (the sensor's own readings read again) | staff
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def amend_state_history(session: Session, stretches: Sequence[AmendedStretch]) -
                 row.end_at = start
                 session.flush()  # the open row is closed before its continuation opens (one open per instrument)
                 session.add(InstrumentStateInterval(instrument_id=row.instrument_id, state=row.state, start_at=end,
-                                                    end_at=row_end, reason=row.reason))
+                                                    end_at=row_end, reason=row.reason, source=row.source,
+                                                    amended_at=row.amended_at))
             elif row_start < start:
                 row.end_at = start
             elif row_end is None or row_end > end:
@@ -130,7 +132,7 @@ def amend_state_history(session: Session, stretches: Sequence[AmendedStretch]) -
             if until > segment.at:
                 session.add(InstrumentStateInterval(instrument_id=stretch.instrument_id, state=segment.state,
                                                     start_at=segment.at, end_at=until, reason=segment.reason,
-                                                    amended_at=now))
+                                                    source=stretch.source, amended_at=now))
                 written += 1
     session.flush()
     return written
