@@ -29,10 +29,19 @@ class StateHours(BaseModel):
     unknown: float = Field(description="no sensor data (not yet installed, or before ingestion started)")
 
 
+class DayAudit(BaseModel):
+    measured: float = Field(description="hours the live readings showed")
+    amended: float = Field(description="hours re-derived from readings that arrived late (a gateway's buffer)")
+    corrected: float = Field(description="hours lab staff corrected")
+    unknown: float = Field(description="hours without a known state: offline, a dead sensor, no data")
+
+
 class DayUsageOut(BaseModel):
     date: date
     hours: StateHours
     external_hours: float
+    audit: DayAudit
+    sensor_fault_hours: float = Field(description="part of offline: the sensor sent zeros (a dead or loose clamp)")
 
 
 class SlotUsageOut(BaseModel):
@@ -62,7 +71,8 @@ def _out(usage: MonthUsage) -> InstrumentUsage:
         instrument=usage.instrument_code, name=usage.instrument_name, month=usage.month,
         totals=StateHours(**usage.totals), external_hours=usage.external_hours, internal_hours=usage.internal_hours,
         sharing_rate=usage.sharing_rate,
-        days=[DayUsageOut(date=d.day, hours=StateHours(**d.hours), external_hours=d.external_hours)
+        days=[DayUsageOut(date=d.day, hours=StateHours(**d.hours), external_hours=d.external_hours,
+                          audit=DayAudit(**d.audit), sensor_fault_hours=d.sensor_fault_hours)
               for d in usage.days],
         slots=[SlotUsageOut(order_number=s.number, status=s.status, slot_start=s.slot_start, slot_end=s.slot_end,
                             on_minutes=round(s.on_minutes, 2), unobserved_minutes=round(s.unobserved_minutes, 2),

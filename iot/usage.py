@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from core.services.usage.hours import MonthUsage
+from core.services.usage.hours import AUDIT, MonthUsage
 
 COLUMNS = ("on", "standby", "off", "offline", "unknown")
 
@@ -18,12 +18,18 @@ def _h(value: float) -> str:
 def render_month(usage: MonthUsage, tz: str) -> Iterator[str]:
     zone = ZoneInfo(tz)
     yield f"{usage.instrument_code} {usage.instrument_name} — {usage.month} (hours, {tz})"
-    yield "date        " + "".join(f"{c:>8}" for c in COLUMNS) + "  external"
+    yield ("date        " + "".join(f"{c:>8}" for c in COLUMNS) + "  external  | measured amended corrected"
+           " unknown  fault")
     for day in usage.days:
         if not any(day.hours[c] for c in COLUMNS):
             continue  # days still ahead
-        yield f"{day.day.isoformat()}  " + "".join(_h(day.hours[c]) for c in COLUMNS) + f"  {day.external_hours:8.2f}"
-    yield "total       " + "".join(_h(usage.totals[c]) for c in COLUMNS) + f"  {usage.external_hours:8.2f}"
+        yield (f"{day.day.isoformat()}  " + "".join(_h(day.hours[c]) for c in COLUMNS) + f"  {day.external_hours:8.2f}"
+               + "  |" + "".join(_h(day.audit[c]) for c in AUDIT) + _h(day.sensor_fault_hours))
+    yield ("total       " + "".join(_h(usage.totals[c]) for c in COLUMNS) + f"  {usage.external_hours:8.2f}  |"
+           + "".join(_h(sum(d.audit[c] for d in usage.days)) for c in AUDIT)
+           + _h(sum(d.sensor_fault_hours for d in usage.days)))
+    yield ("measured: the live readings; amended: readings that came late (a gateway's buffer); corrected: by "
+           "lab staff; unknown: offline or no data; fault: offline because the clamp sent zeros")
     rate = "n/a (never on)" if usage.sharing_rate is None else f"{usage.sharing_rate:.1%}"
     yield (f"on {usage.totals['on']:.2f} h = external service {usage.external_hours:.2f} h "
            f"+ internal use {usage.internal_hours:.2f} h; sharing rate {rate}")

@@ -70,7 +70,9 @@ def test_hours_per_state_per_day_and_month(usage_app: Flask) -> None:
     lines = result.stdout.splitlines()
     monday = next(line for line in lines if line.startswith("2025-03-03"))
     # on, standby, off, offline, unknown (no data before 8:00), external
-    assert monday.split()[1:] == ["3.00", "2.00", "11.00", "0.00", "8.00", "1.00"]
+    assert monday.split()[1:7] == ["3.00", "2.00", "11.00", "0.00", "8.00", "1.00"]
+    # the audit: every hour either measured live, amended by late data, corrected by staff, or unknown
+    assert monday.split()[7:] == ["|", "16.00", "0.00", "0.00", "8.00", "0.00"]
     thursday = next(line for line in lines if line.startswith("2025-03-06"))
     assert thursday.split()[1:5] == ["0.00", "0.00", "21.00", "3.00"]
     total = next(line for line in lines if line.startswith("total"))
@@ -132,3 +134,30 @@ def test_admin_overrides_thresholds_and_clears_them(usage_app: Flask) -> None:
     assert wrong.exit_code == 1 and "0 < 关机阈值 < 运行阈值" in wrong.stderr
     cleared = cli(usage_app, "iot", "thresholds", HPLC, "--clear")
     assert "(override)" not in cleared.stdout and "(default)" in cleared.stdout
+
+
+def test_each_hour_says_whether_it_was_measured_amended_corrected_or_unknown(app_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.services.usage.hours import month_usage
+    from core.services.usage.states import AmendedStretch, amend_state_history
+    from core.services.people.authz import command_line_actor
+
+    app = app_factory(tmp_path)
+    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    with unit_of_work(app.extensions["platform"].session_factory) as session:
+        iid = session.scalar(select(Instrument.id).where(Instrument.code == HPLC))
+        # 8-10 standby live, 10-12 offline (a gateway lost its link), 12-13 on, 13-15 the clamp sent zeros, then off
+        record_state_changes(session, [StateChange(iid, "standby", local(10, 8)), StateChange(iid, "offline", local(10, 10)),
+                                       StateChange(iid, "on", local(10, 12)),
+                                       StateChange(iid, "offline", local(10, 13), "sensor_fault"),
+                                       StateChange(iid, "off", local(10, 15))])
+        # the gateway's buffer arrives: 10-11 was on, 11-12 standby; staff say 14-15 the instrument ran
+        amend_state_history(session, [AmendedStretch(iid, local(10, 10), local(10, 12), [
+            StateChange(iid, "on", local(10, 10)), StateChange(iid, "standby", local(10, 11))])])
+        amend_state_history(session, [AmendedStretch(iid, local(10, 14), local(10, 15), [
+            StateChange(iid, "on", local(10, 14))], "staff")])
+        usage = month_usage(session, command_line_actor(), HPLC, "2025-03", "Asia/Shanghai",
+                            now=local(10, 18))
+    day = next(d for d in usage.days if d.day.day == 10)
+    # measured: 8-10 standby, 12-13 on, 15-18 off; amended 10-12; corrected 14-15; unknown 0-8 and 13-14
+    assert day.audit == {"measured": 6.0, "amended": 2.0, "corrected": 1.0, "unknown": 9.0}
+    assert day.sensor_fault_hours == 1.0 and day.hours["on"] == 3.0 and day.hours["offline"] == 1.0

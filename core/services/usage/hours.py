@@ -37,11 +37,19 @@ STATES = ("on", "standby", "off", "offline")
 Span = tuple[datetime, datetime]
 
 
+# where each hour of a day comes from, for an audit: live readings, readings that came late and amended
+# the history, a staff correction, or nothing known (offline, a dead sensor, no data)
+AUDIT = ("measured", "amended", "corrected", "unknown")
+AUDIT_OF_SOURCE = {"sensor": "measured", "late_data": "amended", "staff": "corrected"}
+
+
 @dataclass
 class DayUsage:
     day: date
     hours: dict[str, float]  # on, standby, off, offline, unknown (no data)
     external_hours: float = 0.0
+    audit: dict[str, float] = field(default_factory=dict)  # AUDIT -> hours
+    sensor_fault_hours: float = 0.0  # part of offline: the clamp sent zeros
 
 
 @dataclass
@@ -114,23 +122,39 @@ def _intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     return out
 
 
+@dataclass(frozen=True)
+class SourcedSpan:
+    state: str
+    start: datetime
+    end: datetime
+    source: str  # sensor | late_data | staff
+    reason: str | None
+
+
+def sourced_spans(session: Session, instrument_id: int, start: datetime, end: datetime,
+                  now: datetime) -> list[SourcedSpan]:
+    """The stored intervals clipped to [start, min(end, now)), with where each comes from; the open
+    interval runs until now."""
+    stop = min(end, now)
+    table = InstrumentStateInterval
+    rows = session.execute(
+        select(table.state, table.start_at, table.end_at, table.source, table.reason)
+        .where(table.instrument_id == instrument_id, table.start_at < stop,
+               or_(table.end_at.is_(None), table.end_at > start))
+        .order_by(table.start_at)
+    ).all()
+    spans = []
+    for state, s, e, source, reason in rows:
+        lo, hi = max(as_utc(s), start), min(as_utc(e) if e is not None else stop, stop)
+        if hi > lo:
+            spans.append(SourcedSpan(state, lo, hi, source, reason))
+    return spans
+
+
 def state_spans(session: Session, instrument_id: int, start: datetime, end: datetime,
                 now: datetime) -> list[tuple[str, datetime, datetime]]:
     """(state, from, to) clipped to [start, min(end, now)); the open interval runs until now."""
-    stop = min(end, now)
-    rows = session.execute(
-        select(InstrumentStateInterval.state, InstrumentStateInterval.start_at, InstrumentStateInterval.end_at)
-        .where(InstrumentStateInterval.instrument_id == instrument_id,
-               InstrumentStateInterval.start_at < stop,
-               or_(InstrumentStateInterval.end_at.is_(None), InstrumentStateInterval.end_at > start))
-        .order_by(InstrumentStateInterval.start_at)
-    ).all()
-    spans = []
-    for state, s, e in rows:
-        lo, hi = max(as_utc(s), start), min(as_utc(e) if e is not None else stop, stop)
-        if hi > lo:
-            spans.append((state, lo, hi))
-    return spans
+    return [(span.state, span.start, span.end) for span in sourced_spans(session, instrument_id, start, end, now)]
 
 
 def slot_usage(order: Order, spans: Sequence[tuple[str, datetime, datetime]], now: datetime) -> SlotUsage:
@@ -192,7 +216,8 @@ def month_usage(session: Session, actor: User | None, code: str, month: str, tz:
     bounds = [datetime.combine(d, time(0), zone).astimezone(timezone.utc) for d in days]
     bounds.append(datetime.combine(days[-1] + timedelta(days=1), time(0), zone).astimezone(timezone.utc))
     start, end = bounds[0], bounds[-1]
-    spans = state_spans(session, instrument.id, start, end, now)
+    sourced = sourced_spans(session, instrument.id, start, end, now)
+    spans = [(span.state, span.start, span.end) for span in sourced]
     orders = booked_orders(session, instrument.id, start, end)
     booked = _union((max(as_utc(o.slot_start), start), min(as_utc(o.slot_end), end))  # type: ignore[arg-type]
                     for o in orders)
@@ -207,7 +232,17 @@ def month_usage(session: Session, actor: User | None, code: str, month: str, tz:
         elapsed = max(0.0, (min(hi, now) - lo).total_seconds()) / HOUR_S
         hours["unknown"] = max(0.0, elapsed - sum(hours.values()))
         external = sum(_overlap(day, span) for span in external_spans) / HOUR_S
-        out_days.append(DayUsage(d, {k: round(v, 4) for k, v in hours.items()}, round(external, 4)))
+        audit = {key: 0.0 for key in AUDIT}
+        fault = 0.0
+        for span in sourced:
+            share = _overlap(day, (span.start, span.end)) / HOUR_S
+            if span.state == "offline":
+                fault += share if span.reason == "sensor_fault" else 0.0
+            else:
+                audit[AUDIT_OF_SOURCE.get(span.source, "measured")] += share
+        audit["unknown"] = max(0.0, elapsed - audit["measured"] - audit["amended"] - audit["corrected"])
+        out_days.append(DayUsage(d, {k: round(v, 4) for k, v in hours.items()}, round(external, 4),
+                                 {k: round(v, 4) for k, v in audit.items()}, round(fault, 4)))
 
     totals = {k: round(sum(day.hours[k] for day in out_days), 4) for k in (*STATES, "unknown")}
     external = round(sum(day.external_hours for day in out_days), 4)
