@@ -37,7 +37,7 @@ class ClockWatch:
         slot = self.count % WINDOW
         self.samples[slot], self.arrivals[slot] = stamp_ms - arrival_ms, arrival_ms
         self.count += 1
-        if self.count < MIN_SAMPLES or self.count % 3:  # re-estimate every third delivery: cheap enough
+        if self.count < MIN_SAMPLES or self.count % 4:  # re-estimate every fourth delivery: cheap enough
             return
         n = min(self.count, WINDOW)
         arrivals = self.arrivals[:n]

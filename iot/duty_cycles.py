@@ -27,7 +27,7 @@ class CycleWatch:
     """Raw-level runs of one instrument, and the cycle trains found in them."""
 
     __slots__ = ("raw", "raw_since", "burst_s", "burst_end", "gaps", "bursts", "train_start", "trains",
-                 "longest_gap_s", "periods", "duties", "closed")
+                 "longest_gap_s", "periods", "duties", "closed", "fresh")
 
     def __init__(self) -> None:
         self.raw = -1  # raw level of the last reading (plain thresholds, no hysteresis)
@@ -42,6 +42,7 @@ class CycleWatch:
         self.periods: list[float] = []  # one median period and duty per train (the last few)
         self.duties: list[float] = []
         self.closed: tuple[int, int] | None = None  # (start, end) ms of a train that just closed
+        self.fresh = False  # a train was counted since the levels were last learned
 
     def see(self, ts: int, raw: int, on: int) -> None:
         """One reading's raw level (`on` is the code of the "on" level)."""
@@ -72,6 +73,7 @@ class CycleWatch:
             mean = statistics.fmean(gaps)
             if mean > 0 and statistics.pstdev(gaps) / mean <= MAX_GAP_CV:
                 self.trains += 1
+                self.fresh = True
                 self.longest_gap_s = max(self.longest_gap_s, max(gaps))
                 period = statistics.median(g + b for g, b in zip(gaps, bursts))
                 self.periods = [*self.periods[-4:], period]

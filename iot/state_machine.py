@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from array import array
 
-from iot.classifier import NONE, OFFLINE, ON, STANDBY, UNKNOWN, Track, level_for
+from iot.classifier import NONE, OFF, OFFLINE, ON, STANDBY, UNKNOWN, Track, level_for
 from iot.clock_offset import ClockWatch
 from iot.duty_cycles import CycleWatch
 from iot.level_learning import add_sample, learn, new_histogram
@@ -52,7 +52,8 @@ class AdaptiveTrack(Track):
         self.prev_log = log_value
 
         th = self.override or self.learned
-        self.cycles.see(ts, level_for(current_a, UNKNOWN, th), ON)
+        # the raw level, without hysteresis, for the duty-cycle watch (inlined: this runs per reading)
+        self.cycles.see(ts, ON if current_a > th.on_above_a else (STANDBY if current_a > th.off_below_a else OFF), ON)
         state = self.state
         level = level_for(current_a, state, th)
         if state == UNKNOWN or state == OFFLINE or state == FAULT:
@@ -89,10 +90,11 @@ class AdaptiveTrack(Track):
 
     def learning_due(self) -> bool:
         # a newly seen cycle train changes the bridge: learn at once rather than hours later
-        return self.cycles.bridge_s() != self.learned.bridge_s or super().learning_due()
+        return self.cycles.fresh or super().learning_due()
 
     def relearn(self) -> bool:
         self.since_learn = 0
+        self.cycles.fresh = False
         fresh = learn(self.hist, self.cycles.bridge_s(), self.cycles.describe())
         changed = fresh != self.learned
         self.learned = fresh

@@ -104,8 +104,8 @@ class Tracker:
         if not ordered:
             return
         late: list[Reading] = []
-        if isinstance(track, AdaptiveTrack):
-            ordered = self._on_platform_clock(code, track, ordered, now_ms)
+        if self.adaptive:
+            ordered = self._on_platform_clock(code, track, ordered, now_ms)  # type: ignore[arg-type]
         for ts, current in ordered:
             if ts <= track.last_ts:
                 late.append(Reading(ts, current))
@@ -134,11 +134,11 @@ class Tracker:
         """The readings re-dated by the gateway's estimated clock offset (none refused unless it
         cannot be trusted)."""
         clock = track.clock
-        before = (clock.offset_ms, clock.trusted)
-        if ordered[-1][0] - clock.offset_ms > track.last_ts:  # a backlog tells nothing about the clock
+        offset, trusted = clock.offset_ms, clock.trusted
+        if ordered[-1][0] - offset > track.last_ts:  # a backlog tells nothing about the clock
             clock.see(ordered[-1][0], now_ms)
-        if (clock.offset_ms, clock.trusted) != before:
-            self.relearned.add(code)  # saved with the levels, so that it can be explained
+            if clock.offset_ms != offset or clock.trusted is not trusted:
+                self.relearned.add(code)  # saved with the levels, so that it can be explained
         if not clock.trusted:
             self.counts["clock_untrusted"] += len(ordered)
             return []

@@ -1,6 +1,7 @@
 """仪器: the institution's instruments with their live state, and per instrument the last seven days
 as state bands and a month's machine-hours (external service against internal use, the sharing rate,
-the possible no-shows) — the same figures as GET /api/v1/instruments/<code>/usage."""
+the possible no-shows) — the same figures as GET /api/v1/instruments/<code>/usage — and how its sensor
+is read, with the corrections lab staff made (sensor.py, sensor_actions.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,6 +17,8 @@ from core.services.usage.hours import STATES, MonthUsage, month_usage, parse_mon
 from core.services.usage.timeline import DayBands, InstrumentNow, instruments_now, recent_bands, viewable_instrument
 from web.session import LAB_ROLES, platform, requires
 from web.workbench.blueprint import workbench_bp
+from web.workbench.calendar import FormState
+from web.workbench.sensor import sensor_card
 
 STATE_LABELS = {"on": "运行", "standby": "待机", "off": "关机", "offline": "离线", "unknown": "无数据"}
 STATE_COLOURS = {"on": "#2e9e44", "standby": "#f0a020", "off": "#9aa0a6", "offline": "#d9363e", "unknown": "#dee2e6"}
@@ -35,13 +38,17 @@ def _lasting(since: datetime | None, now: datetime) -> str:
 
 
 def _offline_reason(item: InstrumentNow) -> str:
-    """Why the sensor counts as offline: the ingestion heard nothing for a few reporting intervals."""
+    """Why the sensor counts as offline: it reads zero (a sensor fault), or the ingestion heard nothing for a
+    few reporting intervals."""
     if item.state != "offline":
         return ""
-    iot = platform().settings.iot
-    # each sensor's own reporting rhythm is learned by the ingestion: say it in periods, not seconds
-    reason = (f"连续超过 {iot.offline_after_intervals:g} 个上报周期未收到电流传感器数据，"
-              "可能是网关断线、断电或传感器故障")
+    if item.reason == "sensor_fault":  # readings still arrive, but read zero: the clamp, not the network
+        reason = "传感器读数为零（可能钳表脱落或传感器损坏）"
+    else:
+        iot = platform().settings.iot
+        # each sensor's own reporting rhythm is learned by the ingestion: say it in periods, not seconds
+        reason = (f"连续超过 {iot.offline_after_intervals:g} 个上报周期未收到电流传感器数据，"
+                  "可能是网关断线、断电或传感器故障")
     return reason + (f"；离线前为{STATE_LABELS[item.state_before]}" if item.state_before else "")
 
 
@@ -121,6 +128,11 @@ def _shift(month: str, by: int) -> str:
 @workbench_bp.get("/instruments/<code>")
 @requires(*LAB_ROLES)
 def instrument(code: str):  # type: ignore[no-untyped-def]
+    return render_instrument(code)
+
+
+def render_instrument(code: str, correction_form: FormState | None = None, status: int = 200) -> Any:
+    """The instrument page; a refused correction comes back to it with what was typed and why."""
     p = platform()
     tz, now = p.settings.orders.timezone, utcnow()
     month = _month_of(request.args.get("month"), now, tz)
@@ -129,9 +141,11 @@ def instrument(code: str):  # type: ignore[no-untyped-def]
         live = instruments_now(session, p.redis, g.user.institution_id, [found.code])[0]
         days = recent_bands(session, found.id, tz, days=7, now=now)
         usage = month_usage(session, g.user, code, month, tz, now=now)
+        card = sensor_card(session, g.user, found.code, correction_form)
     no_shows = [{"slot": s, "status": STATUS_LABELS.get(OrderStatus(s.status), s.status)}
                 for s in usage.possible_no_shows]
     return render_template(
         "workbench/instruments_detail.html", live=_row(live, now), days=days, usage=usage, no_shows=no_shows,
         month=month, previous_month=_shift(month, -1), next_month=_shift(month, 1), labels=STATE_LABELS,
-        colours=STATE_COLOURS, states=STATES, timeline_chart=timeline_option(days), month_chart=month_option(usage))
+        colours=STATE_COLOURS, states=STATES, timeline_chart=timeline_option(days), month_chart=month_option(usage),
+        **card), status

@@ -112,6 +112,8 @@ def amend_state_history(session: Session, stretches: Sequence[AmendedStretch]) -
                 InstrumentStateInterval.start_at < end,
                 or_(InstrumentStateInterval.end_at.is_(None), InstrumentStateInterval.end_at > start))
         ).all()
+        if stretch.source != "staff" and any(row.source == "staff" for row in rows):
+            continue  # what staff said about a period stands: late readings do not overwrite it
         for row in rows:
             row_start = as_utc(row.start_at)
             row_end = None if row.end_at is None else as_utc(row.end_at)

@@ -32,6 +32,7 @@ class InstrumentNow:
     state: str  # on | standby | off | offline | unknown (no sensor data)
     since: datetime | None  # UTC; when the current state began, if the record shows it
     state_before: str | None  # the state it was in before going offline
+    reason: str | None = None  # why offline, from the current interval: "sensor_fault" (reads zero); None: silence
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def instruments_now(session: Session, conn: redis.Redis, institution_id: int,
     instruments = list(session.scalars(query))
     if not instruments:
         return []
-    open_rows = {iid: (state, as_utc(start)) for iid, state, start in session.execute(
-        select(InstrumentStateInterval.instrument_id, InstrumentStateInterval.state, InstrumentStateInterval.start_at)
+    open_rows = {iid: (state, as_utc(start), reason) for iid, state, start, reason in session.execute(
+        select(InstrumentStateInterval.instrument_id, InstrumentStateInterval.state, InstrumentStateInterval.start_at,
+               InstrumentStateInterval.reason)
         .where(InstrumentStateInterval.instrument_id.in_([i.id for i in instruments]),
                InstrumentStateInterval.end_at.is_(None)))}
     live = live_statuses(conn, [i.code for i in instruments])
@@ -72,8 +74,9 @@ def instruments_now(session: Session, conn: redis.Redis, institution_id: int,
         state = SENSOR_STATE.get(live[instrument.code]) or (current[0] if current else "unknown")
         since = current[1] if current and current[0] == state else None
         before = _state_before(session, instrument.id, since) if state == "offline" and since else None
+        reason = current[2] if current and current[0] == state else None
         out.append(InstrumentNow(instrument.code, instrument.name, instrument.model, instrument.location,
-                                 instrument.open_for_sharing, state, since, before))
+                                 instrument.open_for_sharing, state, since, before, reason))
     return out
 
 
