@@ -26,6 +26,7 @@ from core.platform import Platform
 from core.services.people.authz import command_line_actor
 from core.services.usage.states import levels_of, set_thresholds
 from core.services.usage.hours import month_usage, reconcile_orders
+from core.services.usage.label_check import MIN_SLOTS, WINDOW, order_evidence
 from iot.broker import EmbeddedBroker, broker_address
 from iot.ingest import Ingestion
 from iot.rules import rules_from_settings, thresholds_of
@@ -251,8 +252,9 @@ def thresholds(code: str, off_below: float | None, on_above: float | None, hyste
             if changing:
                 set_thresholds(session, command_line_actor(), code, None if clear else off_below,
                                None if clear else on_above, None if clear else hysteresis)
-            _instrument, row = levels_of(session, code)
+            instrument, row = levels_of(session, code)
             learned, override = thresholds_of(row) if row is not None else (None, None)
+            evidence = order_evidence(session, instrument.id)
     except AppError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)
@@ -264,6 +266,13 @@ def thresholds(code: str, off_below: float | None, on_above: float | None, hyste
         if row.explain:
             click.echo(f"{code} seen:     {row.explain}")
     click.echo(f"{code} in force: {(override or learned or DEFAULT_THRESHOLDS).describe()}")
+    if evidence.agreement is None:
+        click.echo(f"{code} orders:   fewer than {MIN_SLOTS} slots of orders that ran in {WINDOW.days} days: no check")
+    else:
+        doubt = (f"; {evidence.standby_instead} read as standby: the on level may be taken for standby, check the "
+                 "thresholds" if evidence.doubtful else "")
+        click.echo(f"{code} orders:   on in {evidence.seen_on} of {evidence.slots} slots of orders that ran "
+                   f"({evidence.agreement:.0%}){doubt}")
 
 
 @iot_cli.command("evaluate")

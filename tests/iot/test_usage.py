@@ -161,3 +161,35 @@ def test_each_hour_says_whether_it_was_measured_amended_corrected_or_unknown(app
     # measured: 8-10 standby, 12-13 on, 15-18 off; amended 10-12; corrected 14-15; unknown 0-8 and 13-14
     assert day.audit == {"measured": 6.0, "amended": 2.0, "corrected": 1.0, "unknown": 9.0}
     assert day.sensor_fault_hours == 1.0 and day.hours["on"] == 3.0 and day.hours["offline"] == 1.0
+
+
+def test_orders_that_ran_check_the_sensor_model(app_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Slots of orders in testing are weak labels: the stored states should show the instrument on."""
+    from core.services.usage.label_check import order_evidence
+
+    app = app_factory(tmp_path)
+    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    with unit_of_work(app.extensions["platform"].session_factory) as session:
+        hplc = session.scalar(select(Instrument).where(Instrument.code == HPLC))
+        service = session.scalar(select(Service).where(Service.instrument_id == hplc.id))
+        customer = User(display_name="某公司", role=Role.enterprise)
+        session.add(customer)
+        session.flush()
+        # the sensor saw standby all day: its "on" level was taken for standby
+        record_state_changes(session, [StateChange(hplc.id, "standby", local(3, 8)), StateChange(hplc.id, "off", local(7, 18))])
+        for i, (day, status) in enumerate([(3, OrderStatus.testing), (4, OrderStatus.settled), (5, OrderStatus.confirmed),
+                                           (6, OrderStatus.paid)]):
+            session.add(Order(number=f"W-{i}", user_id=customer.id, service_id=service.id, instrument_id=hplc.id,
+                              institution_id=hplc.institution_id, samples=1, sample_description="样品", company_name="某公司",
+                              contact_name="张三", contact_phone="13800000000", mode=DeliveryMode.visit,
+                              slot_start=local(day, 9), slot_end=local(day, 11), unit_price_cents=100, total_cents=100,
+                              status=status))
+        session.flush()
+        check = order_evidence(session, hplc.id, now=local(8, 12))
+        assert (check.slots, check.seen_on, check.standby_instead) == (3, 0, 3)  # the paid one never ran
+        assert check.agreement == 0 and check.doubtful
+        # staff correct one run: the model still disagrees with the other two
+        from core.services.usage.states import AmendedStretch, amend_state_history
+        amend_state_history(session, [AmendedStretch(hplc.id, local(3, 9), local(3, 11), [StateChange(hplc.id, "on", local(3, 9))], "staff")])
+        check = order_evidence(session, hplc.id, now=local(8, 12))
+        assert (check.seen_on, check.standby_instead) == (1, 2) and check.doubtful

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from core.models import User
 from core.services.usage.corrections import CORRECTABLE_STATES, corrections_of, sensor_model
+from core.services.usage.label_check import MIN_SLOTS, WINDOW, order_evidence
+from core.services.usage.timeline import viewable_instrument
 from web.workbench.calendar import FormState
 
 STATE_WORDS = {"on": "运行", "standby": "待机", "off": "关机"}
@@ -36,6 +38,7 @@ def blank_correction_form() -> FormState:
 def sensor_card(session: Session, user: User, code: str, form: FormState | None = None) -> dict[str, Any]:
     """What _sensor_model.html and _usage_corrections.html render, read in the page's transaction."""
     model = sensor_model(session, user, code)
+    evidence = order_evidence(session, viewable_instrument(session, user, code).id)
     rows = [{"by": c.created_by_name, "at": c.created_at, "start": c.start_at, "end": c.end_at,
              "state": STATE_WORDS.get(c.state, c.state), "reason": c.reason}
             for c in corrections_of(session, user, code)]
@@ -43,4 +46,5 @@ def sensor_card(session: Session, user: User, code: str, form: FormState | None 
             "sensor_bridge": duration(model.bridge_s), "sensor_period": duration(model.cycle.period_s
                                                                                 if model.cycle else None),
             "amps": amps, "corrections": rows, "correction_form": form or blank_correction_form(),
-            "correction_states": [(s, STATE_WORDS[s]) for s in CORRECTABLE_STATES]}
+            "correction_states": [(s, STATE_WORDS[s]) for s in CORRECTABLE_STATES],
+            "evidence": evidence, "evidence_days": WINDOW.days, "evidence_min": MIN_SLOTS}
