@@ -20,6 +20,7 @@ MAX_BURST_S = 600.0
 MAX_GAP_S = 480.0
 MIN_TRAIN = 6
 MAX_GAP_CV = 0.5
+MAX_DUTY = 0.85  # "on" nearly all the time with one-reading dips is noise on a run, not a thermostat
 BRIDGE_FACTOR = 1.5
 
 
@@ -71,13 +72,14 @@ class CycleWatch:
         gaps, bursts = self.gaps, self.bursts
         if len(gaps) >= MIN_TRAIN:
             mean = statistics.fmean(gaps)
-            if mean > 0 and statistics.pstdev(gaps) / mean <= MAX_GAP_CV:
+            period = statistics.median(g + b for g, b in zip(gaps, bursts))
+            duty = statistics.median(bursts) / period if period else 1.0
+            if mean > 0 and statistics.pstdev(gaps) / mean <= MAX_GAP_CV and duty <= MAX_DUTY:
                 self.trains += 1
                 self.fresh = True
                 self.longest_gap_s = max(self.longest_gap_s, max(gaps))
-                period = statistics.median(g + b for g, b in zip(gaps, bursts))
                 self.periods = [*self.periods[-4:], period]
-                self.duties = [*self.duties[-4:], statistics.median(bursts) / period if period else 0.0]
+                self.duties = [*self.duties[-4:], duty]
                 self.closed = (self.train_start, self.burst_end)
         self.gaps, self.bursts = [], []
 

@@ -35,8 +35,8 @@ N_BINS = 227  # up to 1,000 A
 HALVE_AT = 60_000
 MIN_GAP = 0.05  # decades: closer than ~12 % is one level, however quiet
 MIN_SPREAD = 0.012  # decades: a level is never taken as steadier than ~3 %
-SEPARATION = 3.0  # the gap between two levels, in their summed spreads… (a 1.5-sigma margin each)
-VALLEY = 0.5  # … and the histogram between them falls below half of the smaller peak
+SEPARATION = 2.5  # the gap between two levels, in their mean spread… (never bimodal under 2)
+VALLEY = 0.6  # … and the histogram between them falls below 60 % of the smaller peak
 BAND_SHARE = 0.3  # hysteresis: this share of the boundary's margin to the nearer level
 MIN_BAND = 0.004  # decades (~1 %)
 

@@ -29,7 +29,8 @@ HISTORY = 256  # recent committed states kept for amending (late data, a duty-cy
 
 
 class AdaptiveTrack(Track):
-    __slots__ = ("cycles", "pending_last", "dead_since", "fault_after_ms", "clock", "history")
+    __slots__ = ("cycles", "pending_last", "dead_since", "fault_after_ms", "clock", "history", "v1", "v2", "t1",
+                 "plateau_before")
 
     def __init__(self, now_ms: int, interval_ms: int, learned: Thresholds = DEFAULT_THRESHOLDS,
                  hist: array | None = None, fault_after_ms: int = FAULT_AFTER_MS):
@@ -40,42 +41,65 @@ class AdaptiveTrack(Track):
         self.fault_after_ms = fault_after_ms
         self.clock = ClockWatch()
         self.history: list[tuple[int, int]] = []  # (state, since ms), oldest first
+        self.v1 = self.v2 = 0.0  # the two readings before (A), 0: none yet
+        self.t1 = 0
+        self.plateau_before = False
 
     def observe(self, ts: int, current_a: float, min_dwell_ms: int) -> tuple[int, int] | None:
         if current_a <= ZERO_A and self.fault_after_ms:
             return self._dead(ts)
         self.dead_since = -1
+        v1, v2 = self.v1, self.v2
         log_value = log_current(current_a)
-        if abs(log_value - self.prev_log) <= PLATEAU_TOLERANCE:
-            add_sample(self.hist, log_value)
+        plateau = abs(log_value - self.prev_log) <= PLATEAU_TOLERANCE
+        if plateau and self.plateau_before:
+            # three steady readings in a row teach their mean: the noise of a level shrinks by sqrt(3),
+            # so levels a few noise widths apart (a spectrometer's idle and run) stand apart
+            add_sample(self.hist, log_current((current_a + v1 + v2) / 3))
             self.since_learn += 1
+        self.plateau_before = plateau
         self.prev_log = log_value
 
         th = self.override or self.learned
         # the raw level, without hysteresis, for the duty-cycle watch (inlined: this runs per reading)
-        self.cycles.see(ts, ON if current_a > th.on_above_a else (STANDBY if current_a > th.off_below_a else OFF), ON)
+        raw = ON if current_a > th.on_above_a else (STANDBY if current_a > th.off_below_a else OFF)
+        self.cycles.see(ts, raw, ON)
+        bridge = int(th.bridge_s * 1000)
+        # a steady load is read through the median of its last three readings (a one-reading glitch or
+        # the noise between close levels does not count); a cycling one reading by reading (a heater
+        # burst may be one reading long)
+        smoothed = not bridge and v2 > 0.0
+        value = sorted((current_a, v1, v2))[1] if smoothed else current_a
+        t1 = self.t1
+        self.v2, self.v1, self.t1 = v1, current_a, ts
         state = self.state
-        level = level_for(current_a, state, th)
+        level = level_for(value, state, th)
         if state == UNKNOWN or state == OFFLINE or state == FAULT:
             return self._commit(level, max(ts, self.since))
-        bridge = int(th.bridge_s * 1000)
         if level == state:
             # a cycling load's pending "on" survives its heater's off-gaps
             if not (self.pending == ON and ts - self.pending_last <= bridge):
                 self.pending = NONE
             return None
         if level != self.pending:
-            self.pending, self.pending_since = level, ts
+            # through the median a new level shows one reading late: it began with the reading before
+            # when that one already showed it
+            self.pending = level
+            self.pending_since = t1 if smoothed and level_for(v1, UNKNOWN, th) == level else ts
         self.pending_last = ts
         need = bridge if state == ON and level == STANDBY and bridge > min_dwell_ms else min_dwell_ms
         if ts - self.pending_since >= need:
             return self._commit(self.pending, self.pending_since)
         return None
 
+    def go_offline(self, at: int) -> tuple[int, int] | None:
+        self.v1, self.v2, self.plateau_before = 0.0, 0.0, False  # no median across an outage
+        return super().go_offline(at)
+
     def _dead(self, ts: int) -> tuple[int, int] | None:
         if self.dead_since < 0:
             self.dead_since = ts
-        self.prev_log = -99.0
+        self.prev_log, self.v1, self.v2, self.plateau_before = -99.0, 0.0, 0.0, False
         if self.state != FAULT and ts - self.dead_since >= self.fault_after_ms:
             return self._commit(FAULT, max(self.dead_since, self.since))
         return None

@@ -23,6 +23,7 @@ from iot.payloads import GatewayStatus, Reading
 from iot.state_machine import FAULT_AFTER_MS, AdaptiveTrack
 
 METHODS = ("adaptive", "baseline")
+BLIP_INTERVALS = 3.5  # a silence no longer than this (two readings lost) is no outage, once it is over
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,8 @@ class Tracker:
         late: list[Reading] = []
         if self.adaptive:
             ordered = self._on_platform_clock(code, track, ordered, now_ms)  # type: ignore[arg-type]
+        if self.adaptive and track.state == OFFLINE and track.last_ts >= 0:
+            self._forget_blip(code, track, ordered)  # type: ignore[arg-type]
         for ts, current in ordered:
             if ts <= track.last_ts:
                 late.append(Reading(ts, current))
@@ -144,6 +147,22 @@ class Tracker:
             return []
         offset = clock.offset_ms
         return [Reading(ts - offset, c) for ts, c in ordered] if offset else ordered
+
+    def _forget_blip(self, code: str, track: AdaptiveTrack, ordered: list[Reading]) -> None:
+        """Two readings lost in a row make a silence of three intervals, past the offline threshold,
+        though nothing happened: once the next reading comes that soon, the stored offline stretch
+        becomes the state it interrupted (the live status was offline meanwhile, as it should be)."""
+        history = track.history
+        following = next((ts for ts, _ in ordered if ts > track.last_ts), None)
+        if (following is None or len(history) < 2 or history[-1][0] != OFFLINE
+                or following - track.last_ts > BLIP_INTERVALS * track.interval):
+            return
+        before, start = history[-2][0], history[-1][1]
+        if following <= start:
+            return
+        history[-1] = (before, start)
+        self.counts["blips"] += 1
+        self.amendments.append(Amendment(code, start, following, (_change(code, before, start),), "sensor"))
 
     def _mend_train(self, code: str, track: AdaptiveTrack) -> None:
         """A duty-cycle train is one run: on from its first burst to its last, whatever the
