@@ -19,6 +19,9 @@ import statistics
 MAX_BURST_S = 600.0
 MAX_GAP_S = 480.0
 MIN_TRAIN = 6
+MIN_LOOSE_TRAIN = 2  # gaps, once the instrument is known to cycle
+PERIODS_BRIDGED = 5.0  # a slow sensor in step with the heater can miss several bursts in a row
+MAX_BRIDGE_S = 1800.0  # the change is dated back to the last burst, so a long bridge costs no hours
 MAX_GAP_CV = 0.5
 MAX_DUTY = 0.85  # "on" nearly all the time with one-reading dips is noise on a run, not a thermostat
 BRIDGE_FACTOR = 1.5
@@ -28,7 +31,7 @@ class CycleWatch:
     """Raw-level runs of one instrument, and the cycle trains found in them."""
 
     __slots__ = ("raw", "raw_since", "burst_s", "burst_end", "gaps", "bursts", "train_start", "trains",
-                 "longest_gap_s", "periods", "duties", "closed", "fresh")
+                 "longest_gap_s", "periods", "duties", "closed", "fresh", "bridge")
 
     def __init__(self) -> None:
         self.raw = -1  # raw level of the last reading (plain thresholds, no hysteresis)
@@ -44,6 +47,7 @@ class CycleWatch:
         self.duties: list[float] = []
         self.closed: tuple[int, int] | None = None  # (start, end) ms of a train that just closed
         self.fresh = False  # a train was counted since the levels were last learned
+        self.bridge = 0.0  # s: how long a gap "on" survives (0: not seen cycling)
 
     def see(self, ts: int, raw: int, on: int) -> None:
         """One reading's raw level (`on` is the code of the "on" level)."""
@@ -58,7 +62,7 @@ class CycleWatch:
             self.burst_s = length if length <= MAX_BURST_S else -1.0
             self.burst_end = ts
         elif raw == on and self.raw >= 0:  # a gap ended with a new burst
-            if self.burst_end == self.raw_since and length <= MAX_GAP_S:
+            if self.burst_end == self.raw_since and length <= max(MAX_GAP_S, self.bridge):
                 if not self.gaps:  # the train starts where the run before this gap ended
                     self.train_start = self.burst_end - int(self.burst_s * 1000) if self.burst_s >= 0 else self.burst_end
                 if self.burst_s >= 0:
@@ -81,11 +85,19 @@ class CycleWatch:
                 self.periods = [*self.periods[-4:], period]
                 self.duties = [*self.duties[-4:], duty]
                 self.closed = (self.train_start, self.burst_end)
+                self.bridge = min(max(BRIDGE_FACTOR * self.longest_gap_s,
+                                      PERIODS_BRIDGED * statistics.median(self.periods)), MAX_BRIDGE_S)
+            elif self.trains and duty <= MAX_DUTY:
+                # a load known to cycle whose bursts a slow sensor partly missed (aliasing makes the
+                # gaps uneven): still one run, though it teaches nothing about the period
+                self.closed = (self.train_start, self.burst_end)
+        elif self.trains and len(gaps) >= MIN_LOOSE_TRAIN:
+            self.closed = (self.train_start, self.burst_end)
         self.gaps, self.bursts = [], []
 
     def bridge_s(self) -> float:
         """How long a gap "on" survives: 0 unless the instrument was seen cycling."""
-        return min(BRIDGE_FACTOR * self.longest_gap_s, BRIDGE_FACTOR * MAX_GAP_S) if self.trains else 0.0
+        return self.bridge
 
     def describe(self) -> str:
         if not self.trains:
