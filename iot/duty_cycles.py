@@ -18,11 +18,12 @@ import statistics
 
 MAX_BURST_S = 600.0
 MAX_GAP_S = 480.0
-MIN_TRAIN = 6
+MIN_TRAIN = 8
 MIN_LOOSE_TRAIN = 2  # gaps, once the instrument is known to cycle
-PERIODS_BRIDGED = 5.0  # a slow sensor in step with the heater can miss several bursts in a row
+PERIODS_BRIDGED = 2.5
+ALIASED_PERIODS_BRIDGED = 5.0  # bursts a reading long: a slow sensor in step with the heater misses several
 MAX_BRIDGE_S = 1800.0  # the change is dated back to the last burst, so a long bridge costs no hours
-MAX_GAP_CV = 0.5
+MAX_GAP_CV = 0.35  # a thermostat keeps its rhythm; an operator's back-to-back runs rarely do, eight times over
 MAX_DUTY = 0.85  # "on" nearly all the time with one-reading dips is noise on a run, not a thermostat
 BRIDGE_FACTOR = 1.5
 
@@ -49,16 +50,16 @@ class CycleWatch:
         self.fresh = False  # a train was counted since the levels were last learned
         self.bridge = 0.0  # s: how long a gap "on" survives (0: not seen cycling)
 
-    def see(self, ts: int, raw: int, on: int) -> None:
-        """One reading's raw level (`on` is the code of the "on" level)."""
+    def see(self, ts: int, raw: int, on: int, interval_ms: int) -> None:
+        """One reading's raw level (`on` is the code of the "on" level) and the sensor's interval."""
         if raw == self.raw:
             if self.gaps and raw != on and ts - self.raw_since > MAX_GAP_S * 1000:
-                self._close_train()  # the cycling has stopped: count the train now, not at the next run
+                self._close_train(interval_ms / 1000)  # the cycling has stopped: count it now, not at the next run
             return
         length = (ts - self.raw_since) / 1000.0
         if self.raw == on:  # a burst ended
             if length > MAX_BURST_S:
-                self._close_train()
+                self._close_train(interval_ms / 1000)
             self.burst_s = length if length <= MAX_BURST_S else -1.0
             self.burst_end = ts
         elif raw == on and self.raw >= 0:  # a gap ended with a new burst
@@ -69,24 +70,26 @@ class CycleWatch:
                     self.gaps.append(length)
                     self.bursts.append(self.burst_s)
             else:
-                self._close_train()
+                self._close_train(interval_ms / 1000)
         self.raw, self.raw_since = raw, ts
 
-    def _close_train(self) -> None:
+    def _close_train(self, interval_s: float) -> None:
         gaps, bursts = self.gaps, self.bursts
         if len(gaps) >= MIN_TRAIN:
             mean = statistics.fmean(gaps)
             period = statistics.median(g + b for g, b in zip(gaps, bursts))
             duty = statistics.median(bursts) / period if period else 1.0
-            if mean > 0 and statistics.pstdev(gaps) / mean <= MAX_GAP_CV and duty <= MAX_DUTY:
+            # gaps are measured in whole readings: allow one reading's worth of spread on top
+            if mean > 0 and statistics.pstdev(gaps) <= MAX_GAP_CV * mean + interval_s and duty <= MAX_DUTY:
                 self.trains += 1
                 self.fresh = True
                 self.longest_gap_s = max(self.longest_gap_s, max(gaps))
                 self.periods = [*self.periods[-4:], period]
                 self.duties = [*self.duties[-4:], duty]
                 self.closed = (self.train_start, self.burst_end)
+                periods = ALIASED_PERIODS_BRIDGED if statistics.median(bursts) <= 1.5 * interval_s else PERIODS_BRIDGED
                 self.bridge = min(max(BRIDGE_FACTOR * self.longest_gap_s,
-                                      PERIODS_BRIDGED * statistics.median(self.periods)), MAX_BRIDGE_S)
+                                      periods * statistics.median(self.periods)), MAX_BRIDGE_S)
             elif self.trains and duty <= MAX_DUTY:
                 # a load known to cycle whose bursts a slow sensor partly missed (aliasing makes the
                 # gaps uneven): still one run, though it teaches nothing about the period

@@ -63,7 +63,7 @@ class AdaptiveTrack(Track):
         th = self.override or self.learned
         # the raw level, without hysteresis, for the duty-cycle watch (inlined: this runs per reading)
         raw = ON if current_a > th.on_above_a else (STANDBY if current_a > th.off_below_a else OFF)
-        self.cycles.see(ts, raw, ON)
+        self.cycles.see(ts, raw, ON, self.interval)
         bridge = int(th.bridge_s * 1000)
         # a steady load is read through the median of its last three readings (a one-reading glitch or
         # the noise between close levels does not count); a cycling one reading by reading (a heater
