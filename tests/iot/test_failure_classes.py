@@ -156,3 +156,32 @@ def test_deliveries_of_a_plain_trace_follow_its_clock_and_delay() -> None:
     plan = plain_deliveries(trace, 700)
     assert [a for a, _, _ in plan] == (trace.ts + 700).tolist()
     assert [s for _, s, _ in plan] == (trace.ts + 90_000).tolist()
+
+
+def test_on_the_field_traces_the_adaptive_method_meets_what_the_baseline_misses() -> None:
+    """A small development set of field traces (every kind and behaviour), both methods. Three days
+    weigh the first hours, before any level is learned, more than a week does: the bounds allow for it."""
+    from iot.evaluation_report import compare, meets_bar
+    from iot.field_traces import deliveries, field_traces
+
+    traces = field_traces(12, START - 8 * 3_600_000, 3, seed=21)
+    result = compare(traces, RULES, deliveries)
+    adaptive, baseline = result["adaptive"]["all"], result["baseline"]["all"]
+    assert adaptive.accuracy >= 0.97 and adaptive.spurious_per_day <= 2.5
+    assert adaptive.faults_missed == 0 and max(adaptive.fault_delays_min) <= 10
+    assert adaptive.backlog_share == 1.0
+    assert baseline.accuracy < adaptive.accuracy and baseline.spurious_per_day > 4 * adaptive.spurious_per_day
+    assert meets_bar(result["baseline"])  # the baseline misses the bar on these traces
+
+
+def test_flask_iot_evaluate_prints_both_methods_per_kind(app_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import cli
+
+    app = app_factory(tmp_path)
+    result = cli(app, "iot", "evaluate", "--set", "heldout", "--instruments", "6", "--days", "1")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for kind in ("HPLC", "MS", "furnace", "all"):
+        assert any(line.startswith(kind) and "adaptive" in line for line in lines)
+        assert any(line.startswith(kind) and "baseline" in line for line in lines)
+    assert any(line.startswith("adaptive: ") for line in lines) and any(line.startswith("baseline: ") for line in lines)
