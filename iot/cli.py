@@ -32,6 +32,8 @@ from iot.ingest import Ingestion
 from iot.rules import rules_from_settings, thresholds_of
 from iot.levels import DEFAULT_THRESHOLDS
 from iot.payloads import Topics
+from iot.field_publisher import FieldPublisher
+from iot.field_traces import field_traces
 from iot.simulator import Publisher, simulate, working_morning, write_labels
 from iot.tracker import TrackerRules
 from iot.usage import render_month
@@ -85,13 +87,14 @@ class _Simulation:
     """The simulator in a thread, playing day-long chunks until stopped or the duration is over."""
 
     def __init__(self, codes: list[str], interval: float, duration: float, time_scale: float, seed: int,
-                 labels: Path | None, gateway_prefix: str = "sim"):
+                 labels: Path | None, gateway_prefix: str = "sim", field: bool = False):
         settings = platform().settings
         address = broker_address(settings)
         self.codes, self.interval, self.duration, self.time_scale, self.seed = codes, interval, duration, time_scale, seed
         self.labels, self.tz = labels, settings.orders.timezone
         self.address, self.topics, self.gateway_prefix = address, Topics(settings.iot.topic_prefix), gateway_prefix
         self.published = 0
+        self.field = field
         self.done = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
@@ -103,13 +106,20 @@ class _Simulation:
                 start_ms = int((time.time() + 1) * 1000)
                 # a sped-up week starts on a working morning, so the demo is busy from the first minute
                 origin = working_morning(start_ms, self.tz) if self.time_scale > 1 else None
-                traces = simulate(self.codes, start_ms, length, self.interval, seed=self.seed + chunk_no,
-                                  time_scale=self.time_scale, tz=self.tz, schedule_from_ms=origin)
+                if self.field:
+                    traces = field_traces(len(self.codes), start_ms, length / 86400, seed=self.seed + chunk_no)
+                    for trace, code in zip(traces, self.codes):
+                        trace.code = code
+                else:
+                    traces = simulate(self.codes, start_ms, length, self.interval, seed=self.seed + chunk_no,
+                                      time_scale=self.time_scale, tz=self.tz, schedule_from_ms=origin)
                 if self.labels is not None:
                     label_file = self.labels if chunk_no == 0 else self.labels.with_suffix(f".{chunk_no}.jsonl")
                     write_labels(label_file, traces)
-                publisher = Publisher(self.address.host, self.address.port, self.topics, traces,
-                                      gateway_prefix=self.gateway_prefix)
+                publisher: Publisher | FieldPublisher = (
+                    FieldPublisher(self.address.host, self.address.port, self.topics, traces) if self.field else
+                    Publisher(self.address.host, self.address.port, self.topics, traces,
+                              gateway_prefix=self.gateway_prefix))
                 publisher.connect()
                 try:
                     publisher.play(stop)
@@ -176,14 +186,19 @@ def ingest(client_id: str | None) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--labels", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Ground-truth file (JSON Lines of state intervals); default DATA_DIR/iot/labels.jsonl.")
-def simulate_cmd(count: int, interval: float, duration: str, time_scale: float, seed: int, labels: Path | None) -> None:
+@click.option("--field", is_flag=True,
+              help="Field behaviours: close levels, centrifuges, thermostat furnaces and ovens, 5/20/60 s sensors, "
+                   "drift, dead clamps, buffers flushed after live data, skewed clocks, duplicates (real time; "
+                   "--interval and --time-scale do not apply).")
+def simulate_cmd(count: int, interval: float, duration: str, time_scale: float, seed: int, labels: Path | None,
+                 field: bool) -> None:
     """Publish realistic current traces as sensor gateways would, with a ground-truth file."""
     codes = _catalog_codes(count)
     if not codes:
         click.echo("Error: no instruments in the catalog: run `flask catalog import` first.", err=True)
         sys.exit(1)
     labels = labels or platform().settings.data_dir / "iot" / "labels.jsonl"
-    simulation = _Simulation(codes, interval, parse_duration(duration), time_scale, seed, labels)
+    simulation = _Simulation(codes, interval, parse_duration(duration), time_scale, seed, labels, field=field)
     click.echo(f"Simulating {len(codes)} instruments every {interval:g} s to {simulation.address.host}:"
                f"{simulation.address.port}; ground truth in {labels}", err=True)
     _run(False, simulation)
@@ -294,7 +309,7 @@ def evaluate(which: str, instruments: int, days: float, seed: int | None) -> Non
                           rules.default_interval_ms / 1000, seed=1 if seed is None else seed)
         plans = None
     else:
-        from iot.field_traces import deliveries, field_traces
+        from iot.field_traces import deliveries
 
         traces = field_traces(instruments, start, days, seed=(7 if which == "field" else 1009) if seed is None else seed,
                               heldout=which == "heldout")

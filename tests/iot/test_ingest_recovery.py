@@ -106,3 +106,32 @@ def test_readings_sent_while_the_ingestion_is_away_are_kept_by_the_broker(iot_ap
     finally:
         second.stop()
         pub.disconnect()
+
+
+def test_the_field_simulator_plays_deliveries_to_the_ingestion(iot_app: Flask, broker: Broker) -> None:
+    """`flask iot simulate --field` plays field traces delivery by delivery; the ingestion takes them."""
+    import threading
+
+    from iot.field_publisher import FieldPublisher
+    from iot.field_traces import field_traces
+
+    ing = started(iot_app)
+    traces = field_traces(3, int(time.time() * 1000), 600 / 86400, seed=5)
+    for trace, code in zip(traces, (HPLC, XRD, SEM)):
+        trace.code = code
+    publisher = FieldPublisher(broker.host, broker.port, Topics(broker.prefix), traces)
+    publisher.connect()
+    stop = threading.Event()
+    player = threading.Thread(target=publisher.play, args=(stop,), daemon=True)
+    try:
+        player.start()
+        wait_for(lambda: publisher.published >= 3 and ing.stats.messages >= 3, timeout=15,
+                 what="field deliveries to reach the ingestion")
+        wait_for(lambda: any(status(iot_app, c) != "unknown" for c in (HPLC, XRD, SEM)), timeout=10,
+                 what="a live status from the field readings")
+    finally:
+        stop.set()
+        player.join(5)
+        publisher.close()
+        ing.stop()
+    assert ing.failure is None and not ing.stats.rejected.get("malformed")
