@@ -26,6 +26,7 @@ from core.platform import Platform
 from core.services.people.authz import command_line_actor
 from core.services.usage.states import levels_of, set_thresholds
 from core.services.usage.hours import month_usage, reconcile_orders
+from core.services.usage.frozen_months import freeze_month, month_versions
 from core.services.usage.label_check import MIN_SLOTS, WINDOW, order_evidence
 from iot.broker import EmbeddedBroker, broker_address
 from iot.ingest import Ingestion
@@ -239,6 +240,22 @@ def usage(code: str, month: str, as_json: bool) -> None:
         return
     for line in render_month(report, tz):
         click.echo(line)
+    with unit_of_work(platform().session_factory) as session:
+        versions = month_versions(session, code, report.month)
+    for v in versions:
+        click.echo(f"frozen v{v.version} {v.created_at:%Y-%m-%d %H:%M} UTC for {v.purpose}: on {v.figures['hours']['on']} h, "
+                   f"external {v.figures['external_hours']} h ({v.reason})")
+
+
+@iot_cli.command("freeze")
+@click.option("--month", required=True, help="YYYY-MM, in the platform's time zone (a month that is over).")
+@click.option("--purpose", required=True, help="What reads it, e.g. 闲置仪器报告 2026年9-10月.")
+def freeze(month: str, purpose: str) -> None:
+    """Freeze a month's machine-hours of every instrument as a report uses them; later changes to that
+    month's history add versions with their reasons instead of changing what the report read."""
+    with unit_of_work(platform().session_factory) as session:
+        count = freeze_month(session, month, platform().settings.orders.timezone, purpose)
+    click.echo(f"Froze {month} for {count} instruments ({purpose}).")
 
 
 @iot_cli.command("reconcile")

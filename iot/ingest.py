@@ -46,6 +46,7 @@ from core.services.usage.states import (
     PUBLIC_STATUS, AmendedStretch, LearnedLevels, StateChange, all_levels, amend_state_history, instrument_ids,
     open_intervals, overrides_since, record_state_changes, save_learned_levels,
 )
+from core.services.usage.frozen_months import note_history_change
 from core.services.usage.status import STATUS_KEY
 from core.services.usage.hours import reconcile_orders
 from iot.broker import BrokerAddress, broker_address
@@ -63,6 +64,7 @@ RECONCILE_S = 600.0  # flag slots that ended without on-time this often…
 RECONCILE_WINDOW = timedelta(days=3)  # … looking this far back (late readings, late status changes)
 SWEEP_S = 1.0
 MAX_LOGGED_SOURCES = 10_000  # "logged once per kind and source" must not grow without end
+AMENDMENT_REASONS = {"late_data": "网关缓存的读数迟到补传，重新判读", "sensor": "按传感器读数重新判读（周期性负载或短暂丢包）"}
 RECONNECT_MAX_DELAY_S = 4  # paho doubles its delay up to this: a broker back is rejoined within seconds
 
 
@@ -101,6 +103,7 @@ class Ingestion:
         self.after_batch = after_batch
         self.override_poll_s = override_poll_s
         self.qos = settings.iot.qos
+        self.timezone = settings.orders.timezone
         self.max_ahead_ms = int(settings.iot.max_ahead_s * 1000)
         self.max_age_ms = int(settings.iot.max_age_s * 1000)
         self.stats = IngestStats()
@@ -339,6 +342,9 @@ class Ingestion:
                 with unit_of_work(self.platform.session_factory) as session:
                     record_state_changes(session, self._unsaved)
                     amend_state_history(session, self._unsaved_amendments)
+                    for stretch in self._unsaved_amendments:  # a month a report froze gets a new version
+                        note_history_change(session, stretch.instrument_id, stretch.start, stretch.end,
+                                            AMENDMENT_REASONS.get(stretch.source, stretch.source), self.timezone)
                     save_learned_levels(session, [self._learned(code) for code in self._unsaved_levels
                                                   if code in ids])
             except SQLAlchemyError as exc:

@@ -23,6 +23,7 @@ from core.models.service import Service
 from core.models.synonym import Synonym
 from core.models.unmet_demand import UnmetDemand
 from core.models.usage_correction import UsageCorrection
+from core.models.usage_month import UsageMonthVersion
 from core.models.user import Role, User
 from core.models.voucher import VoucherApplication, VoucherRedemption, VoucherStatus
 
@@ -32,5 +33,5 @@ __all__ = [
     "Job", "LedgerPosting", "LedgerTransaction", "MemberRole", "MemberStatus", "Notification",
     "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage", "Payment",
     "ProfitShare", "Rating", "Refund", "Report", "Role", "Service", "SlotHold", "StoredDocument", "Synonym",
-    "UnmetDemand", "UsageCorrection", "User", "VoucherApplication", "VoucherRedemption", "VoucherStatus",
+    "UnmetDemand", "UsageCorrection", "UsageMonthVersion", "User", "VoucherApplication", "VoucherRedemption", "VoucherStatus",
 ]

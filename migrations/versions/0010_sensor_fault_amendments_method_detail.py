@@ -1,4 +1,4 @@
-"""state intervals: why offline (sensor fault), their source (sensor, late data, staff); staff corrections; levels: the adaptive method's detail
+"""state intervals: why offline (sensor fault), their source (sensor, late data, staff); staff corrections; frozen month versions; levels: the adaptive method's detail
 
 Revision ID: 0010
 Revises: 0009
@@ -37,6 +37,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_usage_corrections_instrument_start', 'usage_corrections', ['instrument_id', 'start_at'])
+    op.create_table(
+        'usage_month_versions',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('instrument_id', sa.Integer(), nullable=False),
+        sa.Column('month', sa.String(length=7), nullable=False),
+        sa.Column('version', sa.Integer(), nullable=False),
+        sa.Column('figures', sa.JSON(), nullable=False),
+        sa.Column('purpose', sa.String(length=100), nullable=False),
+        sa.Column('reason', sa.String(length=200), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('instrument_id', 'month', 'version', name='uq_usage_month_versions'),
+    )
+    op.create_index('ix_usage_month_versions_instrument_id', 'usage_month_versions', ['instrument_id'])
     with op.batch_alter_table('instrument_levels') as batch:
         batch.add_column(sa.Column('method', sa.String(length=16), nullable=False, server_default='baseline'))
         batch.add_column(sa.Column('bridge_s', sa.Float(), nullable=False, server_default='0'))
@@ -45,6 +60,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_usage_month_versions_instrument_id', table_name='usage_month_versions')
+    op.drop_table('usage_month_versions')
     op.drop_index('ix_usage_corrections_instrument_start', table_name='usage_corrections')
     op.drop_table('usage_corrections')
     with op.batch_alter_table('instrument_levels') as batch:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import unit_of_work
 from core.models import DeliveryMode, Instrument, Order, OrderStatus, OrderUsage, Role, Service, User
@@ -193,3 +193,36 @@ def test_orders_that_ran_check_the_sensor_model(app_factory, tmp_path) -> None: 
         amend_state_history(session, [AmendedStretch(hplc.id, local(3, 9), local(3, 11), [StateChange(hplc.id, "on", local(3, 9))], "staff")])
         check = order_evidence(session, hplc.id, now=local(8, 12))
         assert (check.seen_on, check.standby_instead) == (1, 2) and check.doubtful
+
+
+def test_a_frozen_month_keeps_what_the_report_read_and_a_correction_adds_a_version(app_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.services.people.users import create_staff as make_staff
+    from core.services.usage.corrections import correct_period
+    from core.services.usage.frozen_months import freeze_month, month_versions
+
+    app = app_factory(tmp_path)
+    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    now = local(31, 12)  # 31 March 2025: February is over, March is not
+    with unit_of_work(app.extensions["platform"].session_factory) as session:
+        iid = session.scalar(select(Instrument.id).where(Instrument.code == HPLC))
+        feb = lambda day, hour: datetime(2025, 2, day, hour, tzinfo=ZONE).astimezone(timezone.utc)  # noqa: E731
+        record_state_changes(session, [StateChange(iid, "standby", feb(10, 8)), StateChange(iid, "on", feb(10, 9)),
+                                       StateChange(iid, "off", feb(10, 12))])
+        staff = make_staff(session, "cq-lab", "password-1", "T-CQ-FOOD")
+        count = session.scalar(select(func.count()).select_from(Instrument))
+        assert freeze_month(session, "2025-02", "Asia/Shanghai", "闲置仪器报告 2025年1-2月", now=now) == count
+        assert freeze_month(session, "2025-02", "Asia/Shanghai", "again", now=now) == 0  # frozen once
+        with pytest.raises(Exception) as refused:
+            freeze_month(session, "2025-03", "Asia/Shanghai", "too early", now=now)
+        assert "尚未结束" in str(refused.value)
+        (v1,) = month_versions(session, HPLC, "2025-02")
+        assert v1.figures["hours"]["on"] == 3.0 and v1.reason == "frozen"
+        # staff say the instrument also ran 12:00-14:00 that day: the report's version stays, a new one follows
+        correct_period(session, staff, HPLC, feb(10, 12), feb(10, 14), "on", "做样品测试，钳表松动", now=now)
+        versions = month_versions(session, HPLC, "2025-02")
+    assert [v.version for v in versions] == [1, 2]
+    assert versions[0].figures["hours"]["on"] == 3.0 and versions[1].figures["hours"]["on"] == 5.0
+    assert versions[1].figures["audit"]["corrected"] == 2.0 and "钳表松动" in versions[1].reason
+    assert versions[1].purpose == "闲置仪器报告 2025年1-2月"
+    shown = cli(app, "iot", "usage", "--instrument", HPLC, "--month", "2025-02")
+    assert "frozen v1" in shown.stdout and "frozen v2" in shown.stdout and "钳表松动" in shown.stdout

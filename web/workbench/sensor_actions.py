@@ -54,7 +54,7 @@ def correct_state(code: str) -> Any:
     try:
         with platform().transaction() as session:
             correct_period(session, g.user, code, moments["start"], moments["end"], values["state"],
-                           values["reason"])
+                           values["reason"], tz=platform().settings.orders.timezone)
     except InvalidInput as exc:
         form.errors[FIELD_OF.get(exc.code, "reason")] = exc.message
         return render_instrument(code, form, 400)

@@ -18,6 +18,7 @@ from core.models import Instrument, InstrumentLevels, Role, UsageCorrection, Use
 from core.models._types import utcnow
 from core.services.people.authz import require_role
 from core.services.usage.states import AmendedStretch, StateChange, amend_state_history, as_utc
+from core.services.usage.frozen_months import note_history_change
 from core.services.usage.timeline import viewable_instrument
 
 CORRECTABLE_STATES = ("on", "standby", "off")
@@ -51,9 +52,10 @@ def _check_period(start: datetime, end: datetime, now: datetime) -> None:
 
 
 def correct_period(session: Session, actor: User | None, code: str, start: datetime, end: datetime, state: str,
-                   reason: str, now: datetime | None = None) -> UsageCorrection:
+                   reason: str, now: datetime | None = None, tz: str = "Asia/Shanghai") -> UsageCorrection:
     """Record that the instrument really was `state` over [start, end) and rewrite its stored states
-    there (source "staff"); intervals crossing the ends are cut and the current one keeps going."""
+    there (source "staff"); intervals crossing the ends are cut and the current one keeps going. A month
+    a report has frozen gets a new version with this reason (`tz`: the platform's, where months begin)."""
     instrument = correctable_instrument(session, actor, code)
     now = now or utcnow()
     _check_period(start, end, now)
@@ -70,6 +72,7 @@ def correct_period(session: Session, actor: User | None, code: str, start: datet
     session.add(correction)
     amend_state_history(session, [AmendedStretch(instrument.id, start, end,
                                                  [StateChange(instrument.id, state, start)], source="staff")])
+    note_history_change(session, instrument.id, start, end, f"人员更正（{actor.display_name}）：{reason}", tz, now)
     return correction
 
 

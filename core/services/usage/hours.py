@@ -210,7 +210,12 @@ def month_usage(session: Session, actor: User | None, code: str, month: str, tz:
     year, mon = parse_month(month)
     instrument = _instrument(session, code)
     check_can_view_usage(actor, instrument)
-    now = now or utcnow()
+    return instrument_month(session, instrument, year, mon, tz, now or utcnow())
+
+
+def instrument_month(session: Session, instrument: Instrument, year: int, mon: int, tz: str,
+                     now: datetime) -> MonthUsage:
+    """month_usage's figures for an instrument already authorised (reports over every instrument)."""
     zone = ZoneInfo(tz)
     days = _month_days(year, mon)
     bounds = [datetime.combine(d, time(0), zone).astimezone(timezone.utc) for d in days]
