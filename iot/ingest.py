@@ -7,16 +7,12 @@ for the state changes and learned levels, and after the commit one Redis
 HSET of the statuses that changed. Late readings that fill a stretch marked
 offline amend it in the same transaction (iot.backlog).
 
-The session is persistent (clean_session false, a client id stable across
-restarts, QoS 1): while the ingestion reconnects, the broker queues its
-readings instead of dropping them. Subscriptions are still made in on_connect,
-and the reconnect delay is capped at a few seconds, so a broker that comes back
-is rejoined at once.
-Each process needs its own client id that it keeps across restarts
-(IOT_CLIENT_ID, `--client-id`; default ingest-HOSTNAME): with a shared
-subscription the broker goes on dealing a departed member's share of the
-readings to its session until that client returns (Mosquitto's
-persistent_client_expiration bounds how long).
+The session is persistent (clean_session false, QoS 1) under a client id each
+process keeps across restarts (IOT_CLIENT_ID, default ingest-HOSTNAME): the
+broker queues readings while the ingestion reconnects, and with a shared
+subscription deals a departed member's share to its session until it returns.
+Subscriptions are still made in on_connect; reconnecting is retried every few
+seconds, so a broker that comes back is rejoined at once.
 
 Several processes can share the telemetry through the shared subscription
 `$share/<group>/…`; the broker must then deliver each instrument's topic to one
@@ -43,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import unit_of_work
 from core.platform import Platform
 from core.services.usage.states import (
-    PUBLIC_STATUS, AmendedStretch, LearnedLevels, StateChange, all_levels, amend_state_history, instrument_ids,
+    PUBLIC_STATUS, AmendedStretch, StateChange, all_levels, amend_state_history, instrument_ids,
     open_intervals, overrides_since, record_state_changes, save_learned_levels,
 )
 from core.services.usage.frozen_months import note_history_change
@@ -52,9 +48,9 @@ from core.services.usage.hours import reconcile_orders
 from iot.broker import BrokerAddress, broker_address
 from iot.payloads import MAX_PAYLOAD_BYTES, GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, \
     parse_telemetry
-from iot.rules import ms_to_datetime, rules_from_settings, thresholds_of
-from iot.state_machine import AdaptiveTrack
-from iot.tracker import Amendment, Tracker, TrackerRules
+from iot.rules import AMENDMENT_REASONS, learned_levels_of, ms_to_datetime, rules_from_settings, stretch_of, \
+    thresholds_of
+from iot.tracker import Tracker, TrackerRules
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +60,6 @@ RECONCILE_S = 600.0  # flag slots that ended without on-time this often…
 RECONCILE_WINDOW = timedelta(days=3)  # … looking this far back (late readings, late status changes)
 SWEEP_S = 1.0
 MAX_LOGGED_SOURCES = 10_000  # "logged once per kind and source" must not grow without end
-AMENDMENT_REASONS = {"late_data": "网关缓存的读数迟到补传，重新判读", "sensor": "按传感器读数重新判读（周期性负载或短暂丢包）"}
 RECONNECT_MAX_DELAY_S = 4  # paho doubles its delay up to this: a broker back is rejoined within seconds
 
 
@@ -331,7 +326,7 @@ class Ingestion:
         ids = self._ids
         self._unsaved.extend(StateChange(ids[c.code], c.state, ms_to_datetime(c.at_ms), c.reason or None)
                              for c in changes if c.code in ids)
-        self._unsaved_amendments.extend(self._stretch(a) for a in amendments if a.code in ids)
+        self._unsaved_amendments.extend(stretch_of(a, ids[a.code]) for a in amendments if a.code in ids)
         self.stats.changes += len(changes)
         self.stats.amendments += len(amendments)
         self._unsaved_levels |= relearned
@@ -345,7 +340,8 @@ class Ingestion:
                     for stretch in self._unsaved_amendments:  # a month a report froze gets a new version
                         note_history_change(session, stretch.instrument_id, stretch.start, stretch.end,
                                             AMENDMENT_REASONS.get(stretch.source, stretch.source), self.timezone)
-                    save_learned_levels(session, [self._learned(code) for code in self._unsaved_levels
+                    save_learned_levels(session, [learned_levels_of(self.tracker.tracks[code], ids[code])
+                                                  for code in self._unsaved_levels
                                                   if code in ids])
             except SQLAlchemyError as exc:
                 self.stats.db_errors += 1
@@ -362,21 +358,6 @@ class Ingestion:
                 return
             self._unpublished = {}
 
-    def _stretch(self, amendment: Amendment) -> AmendedStretch:
-        iid = self._ids[amendment.code]
-        return AmendedStretch(iid, ms_to_datetime(amendment.start_ms), ms_to_datetime(amendment.end_ms),
-                              [StateChange(iid, c.state, ms_to_datetime(c.at_ms), c.reason or None)
-                               for c in amendment.segments], amendment.source)
-
-    def _learned(self, code: str) -> LearnedLevels:
-        track = self.tracker.tracks[code]
-        th = track.learned
-        if isinstance(track, AdaptiveTrack):
-            return LearnedLevels(self._ids[code], th.off_below_a, th.on_above_a, th.hysteresis, th.source, th.note,
-                                 sum(track.hist), list(track.hist), "adaptive", th.bridge_s,
-                                 track.clock.offset_ms / 1000, track.explain())
-        return LearnedLevels(self._ids[code], th.off_below_a, th.on_above_a, th.hysteresis, th.source, th.note,
-                             sum(track.hist), list(track.hist), "baseline")
 
     # -- start-up and admin overrides --------------------------------------------------------
     def _load_state(self) -> None:
