@@ -26,7 +26,7 @@ import numpy as np
 
 from iot.levels import (
     DEFAULT_HYSTERESIS, DEFAULT_OFF_BELOW_A, DEFAULT_ON_ABOVE_A, FLOOR_A, MIN_SAMPLES, OFF_LEVEL_MAX_A,
-    SINGLE_LEVEL_ON_FACTOR, Level, Thresholds, best_split,
+    SINGLE_LEVEL_ON_FACTOR, Level, Thresholds, split_levels,
 )
 
 LOG_MIN = math.log10(FLOOR_A)
@@ -79,20 +79,7 @@ def _distinct(levels: list[Level], counts: np.ndarray, total: int) -> bool:
 
 def find_levels(hist: Sequence[int]) -> list[Level]:
     """The distinct levels of a histogram, lowest first (empty without enough history)."""
-    counts = np.frombuffer(bytes(array("H", hist)), dtype=np.uint16).astype(np.float64)
-    occupied = np.nonzero(counts)[0]
-    total = int(counts.sum())
-    if total < MIN_SAMPLES:
-        return []
-    x = LOG_MIN + (occupied + 0.5) * BIN_WIDTH
-    w = counts[occupied]
-    for k in (3, 2):
-        if len(occupied) >= k:
-            levels = [Level(lv.centre, max(lv.spread, MIN_SPREAD), lv.weight) for lv in best_split(x, w, k)]
-            if _distinct(levels, counts, total):
-                return levels
-    only = best_split(x, w, 1)[0]
-    return [Level(only.centre, max(only.spread, MIN_SPREAD), only.weight)]
+    return split_levels(hist, LOG_MIN, BIN_WIDTH, _distinct, MIN_SPREAD)
 
 
 def _boundary(a: Level, b: Level) -> tuple[float, float]:

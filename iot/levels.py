@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -132,21 +132,29 @@ def _apart(levels: list[Level], total: int) -> bool:
     )
 
 
-def find_levels(hist: Sequence[int]) -> list[Level]:
-    """The distinct levels of a histogram, lowest first (empty without enough history)."""
+def split_levels(hist: Sequence[int], log_min: float, bin_width: float,
+                 distinct: Callable[[list[Level], np.ndarray, int], bool], min_spread: float = MIN_SPREAD) -> list[Level]:
+    """The levels of a histogram (bins of `bin_width` decades from `log_min`), lowest first: three or two
+    if `distinct` accepts them, else one; empty without enough history."""
     counts = np.frombuffer(bytes(array("H", hist)), dtype=np.uint16).astype(np.float64)
     occupied = np.nonzero(counts)[0]
     total = int(counts.sum())
     if total < MIN_SAMPLES:
         return []
-    x = LOG_MIN + (occupied + 0.5) * BIN_WIDTH
+    x = log_min + (occupied + 0.5) * bin_width
     w = counts[occupied]
     for k in (3, 2):
         if len(occupied) >= k:
-            levels = best_split(x, w, k)
-            if _apart(levels, total):
+            levels = [Level(lv.centre, max(lv.spread, min_spread), lv.weight) for lv in best_split(x, w, k)]
+            if distinct(levels, counts, total):
                 return levels
-    return best_split(x, w, 1)
+    only = best_split(x, w, 1)[0]
+    return [Level(only.centre, max(only.spread, min_spread), only.weight)]
+
+
+def find_levels(hist: Sequence[int]) -> list[Level]:
+    """The distinct levels of a histogram, lowest first (empty without enough history)."""
+    return split_levels(hist, LOG_MIN, BIN_WIDTH, lambda levels, _counts, total: _apart(levels, total))
 
 
 def _boundary(a: Level, b: Level) -> float:

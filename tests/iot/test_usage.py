@@ -25,6 +25,16 @@ def local(day: int, hour: float) -> datetime:
     return datetime(2025, 3, day, h, m, tzinfo=ZONE).astimezone(timezone.utc)
 
 
+def hplc_service_customer(session):  # type: ignore[no-untyped-def]
+    """The HPLC, its service and an enterprise customer to book it."""
+    hplc = session.scalar(select(Instrument).where(Instrument.code == HPLC))
+    service = session.scalar(select(Service).where(Service.instrument_id == hplc.id))
+    customer = User(display_name="某公司", role=Role.enterprise)
+    session.add(customer)
+    session.flush()
+    return hplc, service, customer
+
+
 @pytest.fixture(scope="module")
 def usage_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from tests.conftest import build_app
@@ -32,11 +42,7 @@ def usage_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     app = build_app(tmp_path_factory.mktemp("usage"))
     assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
     with unit_of_work(app.extensions["platform"].session_factory) as session:
-        hplc = session.scalar(select(Instrument).where(Instrument.code == HPLC))
-        service = session.scalar(select(Service).where(Service.instrument_id == hplc.id))
-        customer = User(display_name="某公司", role=Role.enterprise)
-        session.add(customer)
-        session.flush()
+        hplc, service, customer = hplc_service_customer(session)
         # Monday 3 March: standby 8-9, on 9-11, standby 11-12, off 12-14, on 14-15 (internal), off after
         # Tuesday: off all day, sensor reporting; Thursday 6th: the sensor is offline 9-12
         timeline = [(3, 8, "standby"), (3, 9, "on"), (3, 11, "standby"), (3, 12, "off"), (3, 14, "on"),
@@ -170,11 +176,7 @@ def test_orders_that_ran_check_the_sensor_model(app_factory, tmp_path) -> None: 
     app = app_factory(tmp_path)
     assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
     with unit_of_work(app.extensions["platform"].session_factory) as session:
-        hplc = session.scalar(select(Instrument).where(Instrument.code == HPLC))
-        service = session.scalar(select(Service).where(Service.instrument_id == hplc.id))
-        customer = User(display_name="某公司", role=Role.enterprise)
-        session.add(customer)
-        session.flush()
+        hplc, service, customer = hplc_service_customer(session)
         # the sensor saw standby all day: its "on" level was taken for standby
         record_state_changes(session, [StateChange(hplc.id, "standby", local(3, 8)), StateChange(hplc.id, "off", local(7, 18))])
         for i, (day, status) in enumerate([(3, OrderStatus.testing), (4, OrderStatus.settled), (5, OrderStatus.confirmed),
