@@ -314,7 +314,8 @@ def thresholds(code: str, off_below: float | None, on_above: float | None, hyste
 @click.option("--instruments", type=int, default=30, show_default=True)
 @click.option("--days", type=float, default=7.0, show_default=True)
 @click.option("--seed", type=int, default=None, help="Default: the set's own seed.")
-def evaluate(which: str, instruments: int, days: float, seed: int | None) -> None:
+@click.option("--with-hmm", is_flag=True, help="Add the offline hidden-Markov-model reference (slower).")
+def evaluate(which: str, instruments: int, days: float, seed: int | None, with_hmm: bool) -> None:
     """Replay traces through both state methods and print accuracy, hours errors, spurious changes,
     dead-clamp detection and backlog recovery per instrument kind, the baseline next to the adaptive one."""
     from iot.evaluation_report import compare, meets_bar, render
@@ -333,7 +334,7 @@ def evaluate(which: str, instruments: int, days: float, seed: int | None) -> Non
         plans = deliveries
     click.echo(f"{len(traces)} instruments x {days:g} days ({which}); dwell {rules.min_dwell_ms / 1000:g} s, "
                f"offline after {rules.offline_after:g} intervals", err=True)
-    comparison = compare(traces, rules, plans)
+    comparison = compare(traces, rules, plans, with_hmm=with_hmm)
     for line in render(comparison):
         click.echo(line)
     for method, scores in comparison.items():

@@ -19,12 +19,17 @@ BAR = {"accuracy": 0.97, "kind_accuracy": 0.93, "hours_error": 0.03, "spurious_p
 
 def compare(traces: Sequence[Trace], rules: TrackerRules,
             deliveries: Callable[[Trace], list[Delivery]] | None = None,
-            methods: Sequence[str] = METHODS) -> dict[str, dict[str, Score]]:
-    """{method: {kind or "all": Score}}, every method replaying the same deliveries."""
+            methods: Sequence[str] = METHODS, with_hmm: bool = False) -> dict[str, dict[str, Score]]:
+    """{method: {kind or "all": Score}}, every method replaying the same deliveries; with_hmm adds the
+    offline HMM reference (iot.hmm_reference), which reads the whole trace at once."""
     result = {}
     for method in methods:
         changes, detections = replay(traces, dataclasses.replace(rules, method=method), deliveries=deliveries)
         result[method] = score_by_kind(traces, changes, detections)
+    if with_hmm:
+        from iot.hmm_reference import hmm_replay
+
+        result["hmm"] = score_by_kind(traces, *hmm_replay(traces))
     return result
 
 

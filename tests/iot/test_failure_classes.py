@@ -185,3 +185,15 @@ def test_flask_iot_evaluate_prints_both_methods_per_kind(app_factory, tmp_path) 
         assert any(line.startswith(kind) and "adaptive" in line for line in lines)
         assert any(line.startswith(kind) and "baseline" in line for line in lines)
     assert any(line.startswith("adaptive: ") for line in lines) and any(line.startswith("baseline: ") for line in lines)
+
+
+def test_the_hmm_reference_reads_a_steady_load() -> None:
+    """The offline HMM the method was measured against (flask iot evaluate --with-hmm) on a steady HPLC."""
+    from iot.evaluation import score
+    from iot.hmm_reference import hmm_replay
+
+    rng = np.random.default_rng(3)
+    truth = working_days(rng, 2, (20, 90), (15, 60))
+    steady = build("HPLC", truth, levels(rng, truth, 0.02, 0.8, 2.5, 0.03))
+    changes, detections = hmm_replay([steady])
+    assert score([steady], changes, detections).accuracy >= 0.97
