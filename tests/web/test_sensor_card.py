@@ -84,6 +84,10 @@ def test_a_correction_through_the_form_shows_in_the_list(sensed: dict[str, Any],
     # the seven-day table counts the three corrected hours as 运行
     row = html[html.index(f"<td class=\"text-start\">{shown_day}</td>"):]
     assert row.split("</tr>")[0].count("<td>3.00</td>") == 1
+    # and the month's figures say where those hours come from
+    month_page = client.get(f"{PAGE}?month={day:%Y-%m}").get_data(as_text=True)
+    audit = month_page[month_page.index('id="month-audit"'):].split("</p>")[0]
+    assert "人员更正 3.0 小时" in audit and "传感器实测" in audit
 
 
 @pytest.mark.parametrize(("fields", "message"), [
