@@ -18,6 +18,7 @@ from array import array
 from iot.classifier import NONE, OFF, OFFLINE, ON, STANDBY, UNKNOWN, Track, level_for
 from iot.clock_offset import ClockWatch
 from iot.duty_cycles import CycleWatch
+from iot.early_readings import EarlyReadings
 from iot.level_learning import add_sample, learn, new_histogram
 from iot.levels import DEFAULT_THRESHOLDS, PLATEAU_TOLERANCE, Thresholds, log_current
 
@@ -30,7 +31,7 @@ HISTORY = 256  # recent committed states kept for amending (late data, a duty-cy
 
 class AdaptiveTrack(Track):
     __slots__ = ("cycles", "pending_last", "dead_since", "fault_after_ms", "clock", "history", "v1", "v2", "t1",
-                 "plateau_before")
+                 "plateau_before", "early")
 
     def __init__(self, now_ms: int, interval_ms: int, learned: Thresholds = DEFAULT_THRESHOLDS,
                  hist: array | None = None, fault_after_ms: int = FAULT_AFTER_MS):
@@ -44,6 +45,7 @@ class AdaptiveTrack(Track):
         self.v1 = self.v2 = 0.0  # the two readings before (A), 0: none yet
         self.t1 = 0
         self.plateau_before = False
+        self.early: EarlyReadings | None = None  # readings of the period before the levels were learned
 
     def observe(self, ts: int, current_a: float, min_dwell_ms: int) -> tuple[int, int] | None:
         if current_a <= ZERO_A and self.fault_after_ms:

@@ -11,6 +11,7 @@ dated in sensor time, from when the next reading was due.
 """
 from __future__ import annotations
 
+import math
 from array import array
 from collections import Counter
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from iot.backlog import offline_gaps, replay_gap, state_name
 from iot.classifier import OFFLINE, ON, STANDBY, STATE_CODES, UNKNOWN, Track
 from iot.levels import DEFAULT_THRESHOLDS, Thresholds
 from iot.payloads import GatewayStatus, Reading
-from iot.state_machine import FAULT_AFTER_MS, AdaptiveTrack
+from iot.early_readings import EarlyReadings
+from iot.state_machine import FAULT_AFTER_MS, HISTORY, AdaptiveTrack
 
 METHODS = ("adaptive", "baseline")
 BLIP_INTERVALS = 3.5  # a silence no longer than this (two readings lost) is no outage, once it is over
@@ -32,6 +34,12 @@ class Change:
     state: str  # on | standby | off | offline
     at_ms: int
     reason: str = ""  # for offline: "" (silence) or "sensor_fault"
+
+
+def _settled(before: Thresholds, after: Thresholds) -> bool:
+    """Learned twice in a row to within 5 %: the levels are known well enough to read the past with."""
+    return (before.source == after.source == "learned" and abs(math.log(after.on_above_a / before.on_above_a)) < 0.05
+            and abs(math.log(after.off_below_a / before.off_below_a)) < 0.05)
 
 
 def _change(code: str, state: int, at_ms: int) -> Change:
@@ -56,6 +64,7 @@ class TrackerRules:
     default_interval_ms: int = 20_000  # until an instrument's own interval is known
     method: str = "adaptive"  # or "baseline", the first method (kept for the evaluation)
     fault_after_ms: int = FAULT_AFTER_MS  # zeros for this long are a dead sensor (0: never)
+    early_tracks: int = 2000  # instruments whose readings are kept until their levels are learned
 
 
 class Tracker:
@@ -68,6 +77,7 @@ class Tracker:
         self.relearned: set[str] = set()
         self.counts: Counter[str] = Counter()
         self.adaptive = self.rules.method == "adaptive"
+        self.early_in_use = 0
 
     def track(self, code: str, now_ms: int) -> Track:
         track = self.tracks.get(code)
@@ -75,6 +85,9 @@ class Tracker:
             interval = self.rules.default_interval_ms
             track = self.tracks[code] = (AdaptiveTrack(now_ms, interval, fault_after_ms=self.rules.fault_after_ms)
                                          if self.adaptive else Track(now_ms, interval))
+            if isinstance(track, AdaptiveTrack) and self.early_in_use < self.rules.early_tracks:
+                track.early = EarlyReadings()
+                self.early_in_use += 1
         return track
 
     def seed_levels(self, code: str, now_ms: int, learned: Thresholds | None, override: Thresholds | None,
@@ -83,6 +96,8 @@ class Tracker:
         track = self.track(code, now_ms)
         track.learned = learned or DEFAULT_THRESHOLDS
         track.override = override
+        if isinstance(track, AdaptiveTrack) and track.early is not None and track.learned.source == "learned":
+            self._drop_early(track)  # nothing to read again: the levels were learned before
         if hist is not None and len(hist) == len(track.hist):
             track.hist = array("H", hist)
 
@@ -122,12 +137,22 @@ class Tracker:
             change = track.observe(ts, current, dwell)
             if change is not None:
                 self.changes.append(_change(code, change[0], change[1]))
-            if self.adaptive and track.cycles.closed is not None:
-                self._mend_train(code, track)
-            if track.learning_due() and track.relearn():
-                self.relearned.add(code)
+            if self.adaptive:
+                if track.early is not None:
+                    track.early.add(ts + track.clock.offset_ms, current)  # the stamp as the gateway wrote it
+                if track.cycles.closed is not None:
+                    self._mend_train(code, track)
+            if track.learning_due():
+                before = track.learned
+                if track.relearn():
+                    self.relearned.add(code)
+                if self.adaptive and track.early is not None and _settled(before, track.learned):
+                    self._reread_early(code, track)
         if late:
             if isinstance(track, AdaptiveTrack):
+                if track.early is not None:  # read again with the rest once the levels are learned
+                    for ts, amps in late:
+                        track.early.add(ts + track.clock.offset_ms, amps)
                 self._amend(code, track, late)
             else:
                 self.counts["late"] += len(late)
@@ -147,6 +172,34 @@ class Tracker:
             return []
         offset = clock.offset_ms
         return [Reading(ts - offset, c) for ts, c in ordered] if offset else ordered
+
+    def _drop_early(self, track: AdaptiveTrack) -> None:
+        track.early = None
+        self.early_in_use -= 1
+
+    def _reread_early(self, code: str, track: AdaptiveTrack) -> None:
+        """The levels are learned now: read the period before again with them and amend it."""
+        early = track.early
+        assert early is not None
+        self._drop_early(track)
+        readings = early.readings(track.clock.offset_ms)
+        if len(readings) < 2 or track.override is not None:
+            return
+        start, end = readings[0][0], readings[-1][0]
+        derived = replay_gap(track, UNKNOWN, start, end, readings[:-1], self.rules.min_dwell_ms,
+                             self.rules.offline_after, track.interval * early.stride)
+        if not derived:
+            return
+        history = track.history
+        live = [e for e in history if e[1] <= end]
+        if live and live[-1][0] != derived[-1][0]:
+            # the live state at the end stands (a change still pending in the replay was already made live)
+            derived.append((live[-1][0], max(live[-1][1], derived[-1][1])))
+        history[:] = sorted([e for e in history if not start <= e[1] < end] + derived, key=lambda e: e[1])
+        del history[:-HISTORY]
+        self.counts["reread_early"] += 1
+        self.amendments.append(Amendment(code, start, end, tuple(_change(code, st, at) for st, at in derived),
+                                         "sensor"))
 
     def _forget_blip(self, code: str, track: AdaptiveTrack, ordered: list[Reading]) -> None:
         """Two readings lost in a row make a silence of three intervals, past the offline threshold,
