@@ -101,7 +101,7 @@ def replay(traces: Sequence[Trace], rules: TrackerRules, arrival_delay_ms: int =
            tracker: Tracker | None = None,
            deliveries: Callable[[Trace], list[Delivery]] | None = None,
            ) -> tuple[dict[str, list[Change]], list[tuple[str, int]]]:
-    """Feed every delivery at its arrival, sweeping for silence every half of the shortest
+    """Feed every delivery at its arrival, sweeping for silence every quarter of the shortest
     reporting interval. Returns the tracked history per instrument (amendments applied) and
     (code, detected at) for every offline detection."""
     from iot.payloads import Reading
@@ -110,7 +110,7 @@ def replay(traces: Sequence[Trace], rules: TrackerRules, arrival_delay_ms: int =
     plan_of = deliveries or (lambda t: plain_deliveries(t, arrival_delay_ms))
     plans = {t.code: plan_of(t) for t in traces}
     steps = [int(t.ts[1] - t.ts[0]) for t in traces if len(t.ts) > 1]
-    tick = max(1000, min(steps, default=20_000) // 2)
+    tick = max(1000, min(steps, default=20_000) // 4)  # the ingestion sweeps every second; a quarter is close
     changes: dict[str, list[Change]] = {t.code: [] for t in traces}
     amendments: list[Amendment] = []
     detections: list[tuple[str, int]] = []
