@@ -183,8 +183,8 @@ def publish_readings(client: mqtt.Client, topics: Topics, code: str, start_ms: i
         client.publish(topics.telemetry(code), telemetry_payload(Reading(start_ms + i * 1000, a)), qos=1)
 
 
-def start_ingestion(app: Flask, tracker: Tracker | None = None) -> Ingestion:
-    ing = Ingestion(app.extensions["platform"], rules=FAST, client_id=f"ingest-{uuid.uuid4().hex[:8]}")
+def start_ingestion(app: Flask, tracker: Tracker | None = None, client_id: str | None = None) -> Ingestion:
+    ing = Ingestion(app.extensions["platform"], rules=FAST, client_id=client_id or f"ingest-{uuid.uuid4().hex[:8]}")
     if tracker is not None:
         ing.tracker = tracker
     ing.start()
@@ -213,7 +213,8 @@ def test_poisoned_retained_and_hostile_messages_never_stop_the_ingestion(
         (topics.telemetry(SEM), b"[" * (1 << 20)),  # 1 MB
         (topics.gateway_status(f"{gateway}-b"), b"\xff\xfeoffline"),
     ]
-    ing = start_ingestion(iot_app)
+    client_id = f"ingest-{uuid.uuid4().hex[:8]}"  # kept across the restart below, as a deployment does
+    ing = start_ingestion(iot_app, client_id=client_id)
     try:
         for topic, payload in live_hostile:
             pub.publish(topic, payload, qos=1)
@@ -231,7 +232,7 @@ def test_poisoned_retained_and_hostile_messages_never_stop_the_ingestion(
     assert ing.failure is None
 
     # a restart: the retained poison comes again, is logged again and skipped again
-    second = start_ingestion(iot_app)
+    second = start_ingestion(iot_app, client_id=client_id)
     try:
         # at least once each (amqtt delivers retained messages again to each later subscriber)
         wait_for(lambda: second.stats.malformed["too_deep"] >= 2, what="the retained poison after the restart")
