@@ -135,7 +135,6 @@ class IotRules:
     method: str = "adaptive"  # state classification: "adaptive", or "baseline" (the first method)
     sensor_fault_after_s: float = 300.0  # zeros from a clamp for this long: offline, sensor_fault (0: never)
     client_id: str = ""  # the ingestion's MQTT client id (default ingest-HOSTNAME, stable across restarts)
-    session_expiry_s: float = 300.0  # the broker keeps the ingestion's session (and queue) this long after it left
 
 
 @dataclass(frozen=True)
@@ -292,6 +291,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             method=_choice(env, "IOT_METHOD", ("adaptive", "baseline"), "adaptive"),
             sensor_fault_after_s=float(env.get("IOT_SENSOR_FAULT_AFTER_SECONDS") or 300),
             client_id=env.get("IOT_CLIENT_ID") or "",
-            session_expiry_s=float(env.get("IOT_SESSION_EXPIRY_SECONDS") or 300),
+
         ),
     )
