@@ -64,8 +64,9 @@ demo: index
 	trap 'kill $$iot $$worker 2>/dev/null; wait $$iot $$worker; $(FLASK) stop-embedded' EXIT INT TERM; \
 	HOST=$(HOST) PORT=$(PORT) $(FLASK) serve
 
+# TESTS narrows the run to some test folders (CI splits the embedded run in two to use both cores)
 test: venv assets
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(TESTS)
 
 worker: migrate
 	$(FLASK) worker
