@@ -30,8 +30,6 @@ import queue
 import socket
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -45,10 +43,11 @@ from core.services.usage.states import (
     PUBLIC_STATUS, AmendedStretch, StateChange, all_levels, amend_state_history, instrument_ids,
     open_intervals, overrides_since, record_state_changes, save_learned_levels,
 )
-from core.services.usage.frozen_months import note_history_change
+from core.services.usage.frozen_months import note_history_changes
 from core.services.usage.status import STATUS_KEY
 from core.services.usage.hours import reconcile_orders
 from iot.broker import BrokerAddress, broker_address
+from iot.ingest_stats import IngestStats
 from iot.payloads import MAX_PAYLOAD_BYTES, GatewayStatus, Reading, Rejection, Topics, parse_gateway_status, \
     parse_telemetry
 from iot.rules import AMENDMENT_REASONS, learned_levels_of, ms_to_datetime, rules_from_settings, stretch_of, \
@@ -62,23 +61,7 @@ OVERRIDE_POLL_S = 15.0
 RECONCILE_S = 600.0  # flag slots that ended without on-time this often…
 RECONCILE_WINDOW = timedelta(days=3)  # … looking this far back (late readings, late status changes)
 SWEEP_S = 1.0
-MAX_LOGGED_SOURCES = 10_000  # "logged once per kind and source" must not grow without end
 RECONNECT_MAX_DELAY_S = 4  # paho doubles its delay up to this: a broker back is rejoined within seconds
-
-
-@dataclass
-class IngestStats:
-    messages: int = 0
-    batches: int = 0
-    changes: int = 0
-    amendments: int = 0
-    db_errors: int = 0
-    redis_errors: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)  # dropped, by Rejection.kind or "error" (a bug hit)
-    malformed: Counter[str] = field(default_factory=Counter)  # the "malformed" ones by reason
-    connects: int = 0
-    first_message_at: float | None = None
-    last_batch_at: float | None = None
 
 
 class Ingestion:
@@ -112,7 +95,6 @@ class Ingestion:
         self._client: mqtt.Client | None = None
         self._ids: dict[str, int] = {}
         self._ids_loaded_at = 0.0
-        self._logged: set[tuple[str, str]] = set()
         self._unsaved: list[StateChange] = []
         self._unsaved_amendments: list[AmendedStretch] = []
         self._unsaved_levels: set[str] = set()
@@ -251,12 +233,12 @@ class Ingestion:
             try:
                 self._route(topic, payload, retained, now_ms, per_instrument)
             except Exception as exc:  # the per-message boundary
-                self._failed(topic, exc)
+                self.stats.failed(topic, exc)
         for code, readings in per_instrument.items():
             try:
                 self.tracker.feed(code, readings, now_ms)
             except Exception as exc:  # the per-message boundary (this instrument's readings of the batch)
-                self._failed(self.topics.telemetry(code), exc)
+                self.stats.failed(self.topics.telemetry(code), exc)
         stats.last_batch_at = time.time()
 
     def _route(self, topic: str, payload: bytes, retained: bool, now_ms: int,
@@ -265,23 +247,23 @@ class Ingestion:
         if code is None:
             gateway = self.topics.gateway_of(topic)
             if gateway is None:
-                self._reject(Rejection("bad_topic", topic, "not a telemetry or gateway topic"), retained)
+                self.stats.reject(Rejection("bad_topic", topic, "not a telemetry or gateway topic"), retained)
             elif payload:  # an empty retained message only clears the retained status
                 self._gateway(gateway, payload, retained, now_ms)
             return
         if code not in self._ids and not self._knows(code):
-            self._reject(Rejection("unknown_instrument", code, "no instrument with this code"), retained)
+            self.stats.reject(Rejection("unknown_instrument", code, "no instrument with this code"), retained)
             return
         readings, rejections = parse_telemetry(payload, code, now_ms, self.max_ahead_ms, self.max_age_ms)
         for rejection in rejections:
-            self._reject(rejection, retained)
+            self.stats.reject(rejection, retained)
         if readings:
             per_instrument.setdefault(code, []).extend(readings)
 
     def _gateway(self, gateway: str, payload: bytes, retained: bool, now_ms: int) -> None:
         status = parse_gateway_status(payload, gateway)
         if isinstance(status, Rejection):
-            self._reject(status, retained)
+            self.stats.reject(status, retained)
             return
         known = tuple(c for c in status.instruments or () if c in self._ids) if status.instruments else None
         self.tracker.gateway_status(GatewayStatus(gateway, status.online, known), now_ms)
@@ -300,28 +282,6 @@ class Ingestion:
             log.warning("could not reload the instrument list: %s", exc)
         return code in self._ids
 
-    def _reject(self, rejection: Rejection, retained: bool = False) -> None:
-        self.stats.rejected[rejection.kind] += 1
-        if rejection.reason:
-            self.stats.malformed[rejection.reason] += 1
-        if self._first_of(rejection.reason or rejection.kind, rejection.source):
-            what = f"{rejection.kind} ({rejection.reason})" if rejection.reason else rejection.kind
-            # a retained message comes back on every (re)connection until someone clears it
-            hint = "; it is retained: an empty retained message on its topic clears it" if retained else ""
-            log.warning("dropped %s message from %s: %s%s (further ones from it are only counted)",
-                        what, rejection.source, rejection.detail, hint)
-
-    def _failed(self, topic: str, exc: Exception) -> None:
-        self.stats.rejected["error"] += 1
-        if self._first_of(f"error {type(exc).__name__}", topic):
-            log.error("dropped a message on %s: handling it raised (further ones only counted)", topic, exc_info=exc)
-
-    def _first_of(self, kind: str, source: str) -> bool:
-        """Log once per kind and source ("logged" must not grow without end either)."""
-        if (kind, source) in self._logged or len(self._logged) >= MAX_LOGGED_SOURCES:
-            return False
-        self._logged.add((kind, source))
-        return True
 
     # -- persistence: one transaction per batch, Redis after the commit --------------------
     def _flush(self, now: float) -> None:
@@ -341,9 +301,9 @@ class Ingestion:
                 with unit_of_work(self.platform.session_factory) as session:
                     record_state_changes(session, self._unsaved)
                     amend_state_history(session, self._unsaved_amendments)
-                    for stretch in self._unsaved_amendments:  # a month a report froze gets a new version
-                        note_history_change(session, stretch.instrument_id, stretch.start, stretch.end,
-                                            AMENDMENT_REASONS.get(stretch.source, stretch.source), self.timezone)
+                    note_history_changes(session, [  # a month a report froze gets a new version
+                        (a.instrument_id, a.start, a.end, AMENDMENT_REASONS.get(a.source, a.source))
+                        for a in self._unsaved_amendments], self.timezone)
                     save_learned_levels(session, [learned_levels_of(self.tracker.tracks[code], ids[code])
                                                   for code in self._unsaved_levels
                                                   if code in ids])

@@ -9,7 +9,7 @@ the next version with the change's reason; the old versions stay for the audit.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -77,28 +77,45 @@ def _months_between(start: datetime, end: datetime, zone: ZoneInfo) -> list[str]
     return months
 
 
+HistoryChange = tuple[int, datetime, datetime, str]  # instrument id, start, end, reason
+
+
 def note_history_change(session: Session, instrument_id: int, start: datetime, end: datetime, reason: str,
                         tz: str, now: datetime | None = None) -> list[UsageMonthVersion]:
     """After the history of [start, end) changed: a new version of every frozen month it touches whose
-    figures moved. Cheap when no month there is frozen (one indexed query)."""
-    months = _months_between(start, end, ZoneInfo(tz))
-    frozen = session.execute(
-        select(UsageMonthVersion.month, func.max(UsageMonthVersion.version))
-        .where(UsageMonthVersion.instrument_id == instrument_id, UsageMonthVersion.month.in_(months))
-        .group_by(UsageMonthVersion.month)).all()
-    if not frozen:
+    figures moved."""
+    return note_history_changes(session, [(instrument_id, start, end, reason)], tz, now)
+
+
+def note_history_changes(session: Session, changes: Sequence[HistoryChange], tz: str,
+                         now: datetime | None = None) -> list[UsageMonthVersion]:
+    """note_history_change for a batch (the ingestion amends many stretches per transaction): one
+    indexed query finds the frozen months they touch, and only those are recomputed."""
+    zone = ZoneInfo(tz)
+    touched: dict[tuple[int, str], str] = {}
+    for instrument_id, start, end, reason in changes:
+        for month in _months_between(start, end, zone):
+            touched.setdefault((instrument_id, month), reason)
+    if not touched:
         return []
-    instrument = session.get(Instrument, instrument_id)
-    assert instrument is not None
+    frozen = session.execute(
+        select(UsageMonthVersion.instrument_id, UsageMonthVersion.month, func.max(UsageMonthVersion.version))
+        .where(UsageMonthVersion.instrument_id.in_({iid for iid, _ in touched}),
+               UsageMonthVersion.month.in_({month for _, month in touched}))
+        .group_by(UsageMonthVersion.instrument_id, UsageMonthVersion.month)).all()
     added = []
-    for month, version in frozen:
+    for instrument_id, month, version in frozen:
+        if (instrument_id, month) not in touched:
+            continue
+        instrument = session.get(Instrument, instrument_id)
         latest = latest_version(session, instrument_id, month)
+        assert instrument is not None and latest is not None
         year, mon = parse_month(month)
         figures = figures_of(instrument_month(session, instrument, year, mon, tz, now or utcnow()))
-        if latest is not None and figures == latest.figures:
+        if figures == latest.figures:
             continue
         row = UsageMonthVersion(instrument_id=instrument_id, month=month, version=version + 1, figures=figures,
-                                purpose=latest.purpose if latest else "", reason=reason[:200])
+                                purpose=latest.purpose, reason=touched[(instrument_id, month)][:200])
         session.add(row)
         added.append(row)
     session.flush()

@@ -42,17 +42,22 @@ class LabelCheck:
 def order_evidence(session: Session, instrument_id: int, now: datetime | None = None) -> LabelCheck:
     """How the stored states of the last WINDOW agree with the slots of orders that ran."""
     now = now or utcnow()
-    orders = session.scalars(
+    orders = list(session.scalars(
         select(Order).where(Order.instrument_id == instrument_id, Order.slot_start.is_not(None),
-                            Order.slot_end > now - WINDOW, Order.slot_end <= now, Order.status.in_(RAN)))
+                            Order.slot_end > now - WINDOW, Order.slot_end <= now, Order.status.in_(RAN))))
     slots = seen_on = standby = 0
+    if not orders:
+        return LabelCheck(0, 0, 0)
+    # the window's states in one query, clipped to each slot below
+    spans = state_spans(session, instrument_id, min(as_utc(o.slot_start) for o in orders), now, now)  # type: ignore[arg-type]
     for order in orders:
         start, end = as_utc(order.slot_start), as_utc(order.slot_end)  # type: ignore[arg-type]
         length = (end - start).total_seconds()
-        spans = state_spans(session, instrument_id, start, end, now)
         by_state: dict[str, float] = {}
         for state, s, e in spans:
-            by_state[state] = by_state.get(state, 0.0) + (e - s).total_seconds()
+            overlap = (min(e, end) - max(s, start)).total_seconds()
+            if overlap > 0:
+                by_state[state] = by_state.get(state, 0.0) + overlap
         if length <= 0 or by_state.get("offline", 0.0) + (length - sum(by_state.values())) > length / 2:
             continue  # the sensor missed most of the slot: no evidence
         slots += 1
