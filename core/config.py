@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from core.data_rules import DataRules, load_data_rules
+
 DEFAULT_SEARCH_MODEL = "use-multilingual"
 DEFAULT_JOB_RETRY_INTERVALS = (10, 60, 300)
 DEV_SECRET_KEY = "dev-only-secret"
@@ -64,6 +66,7 @@ class Settings:
     smtp: "SmtpSettings | None" = None
     # the local hour from which the daily staff alerts (samples due tomorrow, reports overdue) go out
     staff_alert_hour: int = 8
+    data: DataRules = field(default_factory=DataRules)
 
     @property
     def reports_dir(self) -> Path:
@@ -278,6 +281,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         wechat_qrcode_base=(env.get("WECHAT_QRCODE_URL_BASE") or "https://mp.weixin.qq.com/cgi-bin/showqrcode").rstrip("/?"),
         smtp=_smtp(env),
         staff_alert_hour=_hour_setting(env, "STAFF_ALERT_HOUR", 8),
+        data=load_data_rules(env),
         iot=IotRules(
             topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",
             share_group=env.get("IOT_SHARE_GROUP", "ingest"),

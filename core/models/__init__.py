@@ -4,9 +4,11 @@ from core.models.company import (
 )
 from core.models.group_buy import GroupBuyCampaign
 from core.models.idempotency_key import IdempotencyKey
+from core.models.idle_report import IdleReport
 from core.models.index_change import IndexChange
 from core.models.institution import Institution, OnboardingStatus
 from core.models.instrument import Instrument
+from core.models.instrument_month import InstrumentMonth, SelfReportedHours
 from core.models.instrument_state import InstrumentLevels, InstrumentStateInterval
 from core.models.job import Job
 from core.models.ledger import LedgerPosting, LedgerTransaction
@@ -15,6 +17,7 @@ from core.models.order import DeliveryMode, Order, OrderEvent, OrderStatus, Slot
 from core.models.order_usage import OrderUsage
 from core.models.payment import Payment
 from core.models.profit_share import ProfitShare
+from core.models.purchase_request import PurchaseRequest
 from core.models.rating import Rating
 from core.models.refund import Refund
 from core.models.report import Report
@@ -29,9 +32,9 @@ from core.models.voucher import VoucherApplication, VoucherRedemption, VoucherSt
 
 __all__ = [
     "Blackout", "Company", "CompanyMember", "CompanyStatus", "DeliveryMode", "DocumentKind", "GroupBuyCampaign",
-    "IdempotencyKey", "IndexChange", "Institution", "Instrument", "InstrumentLevels", "InstrumentStateInterval",
+    "IdempotencyKey", "IdleReport", "IndexChange", "Institution", "Instrument", "InstrumentLevels", "InstrumentMonth", "InstrumentStateInterval",
     "Job", "LedgerPosting", "LedgerTransaction", "MemberRole", "MemberStatus", "Notification",
     "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage", "Payment",
-    "ProfitShare", "Rating", "Refund", "Report", "Role", "Service", "SlotHold", "StoredDocument", "Synonym",
+    "ProfitShare", "PurchaseRequest", "Rating", "Refund", "Report", "Role", "SelfReportedHours", "Service", "SlotHold", "StoredDocument", "Synonym",
     "UnmetDemand", "UsageCorrection", "UsageMonthVersion", "User", "VoucherApplication", "VoucherRedemption", "VoucherStatus",
 ]

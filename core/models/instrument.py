@@ -1,5 +1,5 @@
-"""A large instrument, as in the national instrument record (the import's fields
-are columns; the rest of the ~30 record fields go to `extra` until they are used)."""
+"""A large instrument, as in the national instrument record (大型科研仪器 国家网络管理平台 record
+fields are columns; anything else an import carries goes to `extra`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -34,6 +34,23 @@ class Instrument(Base):
     specs: Mapped[str | None] = mapped_column(Text)
     functions: Mapped[str | None] = mapped_column(Text)
     open_for_sharing: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the national record (数据报送): slugs here, Chinese labels in catalog/record_fields.py
+    classification_code: Mapped[str | None] = mapped_column(String(16), index=True)  # 设备分类编码
+    platform_code: Mapped[str | None] = mapped_column(String(32), unique=True)  # docs/import-format.md
+    acquisition: Mapped[str | None] = mapped_column(String(16))  # 仪器来源: purchase|built|donated|other
+    country: Mapped[str | None] = mapped_column(String(64))  # 产地国别
+    in_service_date: Mapped[date | None] = mapped_column(Date)  # 启用日期
+    disciplines: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # 主要学科领域, at most 4
+    run_status: Mapped[str | None] = mapped_column(String(24))  # 运行状态
+    share_mode: Mapped[str | None] = mapped_column(String(16))  # 共享模式: internal|external|none
+    fee_standard: Mapped[str | None] = mapped_column(String(500))  # 参考收费标准
+    customs_supervised: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 海关监管
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(64), index=True)
+    county: Mapped[str | None] = mapped_column(String(64))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_phone: Mapped[str | None] = mapped_column(String(64))
+    photo_file: Mapped[str | None] = mapped_column(String(200))  # a JPEG under DATA_DIR/photos
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # the private, revocable ICS feed of the instrument's bookings
     calendar_feed_secret: Mapped[str | None] = mapped_column(String(64), unique=True)
