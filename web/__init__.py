@@ -13,9 +13,10 @@ from web.session import csrf, session_bp
 
 def blueprints() -> list[Blueprint]:
     from web.console import console_blueprints
+    from web.expert import expert_blueprints
     from web.workbench import workbench_blueprints
 
-    return [session_bp, *workbench_blueprints(), *console_blueprints()]
+    return [session_bp, *workbench_blueprints(), *console_blueprints(), *expert_blueprints()]
 
 
 def init_web(app: Flask) -> None:

@@ -29,6 +29,8 @@ def platform() -> Any:
 
 
 def home_of(user: User) -> str:
+    if user.role == Role.expert:
+        return url_for("expert.home")
     return url_for("console.dashboard") if user.role in ADMIN_ROLES else url_for("workbench.today")
 
 
