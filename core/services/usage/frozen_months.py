@@ -8,7 +8,7 @@ the next version with the change's reason; the old versions stay for the audit.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
@@ -18,20 +18,32 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from core.models import Instrument, UsageMonthVersion
 from core.models._types import utcnow
-from core.services.usage.hours import AUDIT, MonthUsage, instrument_month, parse_month
+from core.services.usage.hours import AUDIT, STATES
+from core.services.usage.month_totals import MonthTotals, month_bounds, month_totals
 
 FROZEN = "frozen"
 
 
-def figures_of(usage: MonthUsage) -> dict[str, Any]:
-    """What a report reads of a month: hours per state, external and internal hours, the audit split."""
+def figures_of(totals: MonthTotals | None, month_hours: float) -> dict[str, Any]:
+    """What a report reads of a month: hours per state, external and internal hours, the audit split
+    (an instrument without history in the month: all of it unknown)."""
+    totals = totals or MonthTotals()
+    hours = dict(totals.hours)
+    audit = dict(totals.audit)
+    if not any(hours[k] for k in STATES):
+        hours["unknown"] = audit["unknown"] = month_hours
     return {
-        "hours": {k: round(v, 2) for k, v in usage.totals.items()},
-        "external_hours": round(usage.external_hours, 2),
-        "internal_hours": round(usage.internal_hours, 2),
-        "audit": {k: round(sum(day.audit[k] for day in usage.days), 2) for k in AUDIT},
-        "sensor_fault_hours": round(sum(day.sensor_fault_hours for day in usage.days), 2),
+        "hours": {k: round(v, 2) for k, v in hours.items()},
+        "external_hours": round(totals.external_hours, 2),
+        "internal_hours": round(max(0.0, hours["on"] - totals.external_hours), 2),
+        "audit": {k: round(audit[k], 2) for k in AUDIT},
+        "sensor_fault_hours": round(totals.sensor_fault_hours, 2),
     }
+
+
+def _month_hours(month: str, tz: str, now: datetime) -> float:
+    lo, hi = month_bounds(month, tz)
+    return max(0.0, (min(hi, now) - lo).total_seconds() / 3600.0)
 
 
 def latest_version(session: Session, instrument_id: int, month: str) -> UsageMonthVersion | None:
@@ -50,22 +62,19 @@ def month_versions(session: Session, code: str, month: str) -> list[UsageMonthVe
 def freeze_month(session: Session, month: str, tz: str, purpose: str, now: datetime | None = None) -> int:
     """Freeze `month` for every instrument not frozen yet (a report is about to read it). Returns how
     many were frozen now; a month that has not ended cannot be frozen."""
-    year, mon = parse_month(month)
     now = now or utcnow()
-    end = datetime.combine(date(year + mon // 12, mon % 12 + 1, 1), time(0), ZoneInfo(tz)).astimezone(timezone.utc)
-    if end > now:
+    if month_bounds(month, tz)[1] > now:
         raise InvalidInput(f"{month} 尚未结束，不能冻结。", code="month_not_over", details={"month": month})
     frozen = set(session.scalars(select(UsageMonthVersion.instrument_id).where(UsageMonthVersion.month == month)))
-    count = 0
-    for instrument in session.scalars(select(Instrument).order_by(Instrument.id)):
-        if instrument.id in frozen:
-            continue
-        usage = instrument_month(session, instrument, year, mon, tz, now)
-        session.add(UsageMonthVersion(instrument_id=instrument.id, month=month, version=1,
-                                      figures=figures_of(usage), purpose=purpose[:100], reason=FROZEN))
-        count += 1
-    session.flush()
-    return count
+    totals = month_totals(session, month, tz, now)
+    hours = _month_hours(month, tz, now)
+    rows = [dict(instrument_id=instrument_id, month=month, version=1, figures=figures_of(totals.get(instrument_id), hours),
+                 purpose=purpose[:100], reason=FROZEN, created_at=now)
+            for instrument_id in session.scalars(select(Instrument.id).order_by(Instrument.id))
+            if instrument_id not in frozen]
+    if rows:
+        session.execute(UsageMonthVersion.__table__.insert(), rows)
+    return len(rows)
 
 
 def _months_between(start: datetime, end: datetime, zone: ZoneInfo) -> list[str]:
@@ -104,14 +113,14 @@ def note_history_changes(session: Session, changes: Sequence[HistoryChange], tz:
                UsageMonthVersion.month.in_({month for _, month in touched}))
         .group_by(UsageMonthVersion.instrument_id, UsageMonthVersion.month)).all()
     added = []
+    now = now or utcnow()
     for instrument_id, month, version in frozen:
         if (instrument_id, month) not in touched:
             continue
-        instrument = session.get(Instrument, instrument_id)
         latest = latest_version(session, instrument_id, month)
-        assert instrument is not None and latest is not None
-        year, mon = parse_month(month)
-        figures = figures_of(instrument_month(session, instrument, year, mon, tz, now or utcnow()))
+        assert latest is not None
+        totals = month_totals(session, month, tz, now, instrument_ids=[instrument_id]).get(instrument_id)
+        figures = figures_of(totals, _month_hours(month, tz, now))
         if figures == latest.figures:
             continue
         row = UsageMonthVersion(instrument_id=instrument_id, month=month, version=version + 1, figures=figures,

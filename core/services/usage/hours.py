@@ -94,11 +94,11 @@ def _month_days(year: int, month: int) -> list[date]:
     return [first + timedelta(days=i) for i in range((following - first).days)]
 
 
-def _overlap(a: Span, b: Span) -> float:
+def overlap(a: Span, b: Span) -> float:
     return max(0.0, (min(a[1], b[1]) - max(a[0], b[0])).total_seconds())
 
 
-def _union(spans: Iterable[Span]) -> list[Span]:
+def union(spans: Iterable[Span]) -> list[Span]:
     merged: list[Span] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -108,7 +108,7 @@ def _union(spans: Iterable[Span]) -> list[Span]:
     return merged
 
 
-def _intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     """The common parts of two sorted lists of disjoint spans."""
     out, i, j = [], 0, 0
     while i < len(a) and j < len(b):
@@ -161,8 +161,8 @@ def slot_usage(order: Order, spans: Sequence[tuple[str, datetime, datetime]], no
     assert order.slot_start is not None and order.slot_end is not None
     slot = (as_utc(order.slot_start), as_utc(order.slot_end))
     length = (slot[1] - slot[0]).total_seconds()
-    on = sum(_overlap(slot, (s, e)) for state, s, e in spans if state == "on")
-    observed = sum(_overlap(slot, (s, e)) for state, s, e in spans if state != "offline")
+    on = sum(overlap(slot, (s, e)) for state, s, e in spans if state == "on")
+    observed = sum(overlap(slot, (s, e)) for state, s, e in spans if state != "offline")
     unobserved = max(0.0, length - observed)
     no_show = (order.status in ACCEPTED_OR_LATER and slot[1] <= now and on < 60.0 and length > 0
                and unobserved <= NO_SHOW_MAX_UNOBSERVED * length)
@@ -184,9 +184,9 @@ def period_hours(session: Session, instrument_id: int, start: datetime, end: dat
     month_usage: on-time inside a booked slot is external service."""
     spans = state_spans(session, instrument_id, start, end, now)
     on = [(s, e) for state, s, e in spans if state == "on"]
-    booked = _union((max(as_utc(o.slot_start), start), min(as_utc(o.slot_end), end))  # type: ignore[arg-type]
+    booked = union((max(as_utc(o.slot_start), start), min(as_utc(o.slot_end), end))  # type: ignore[arg-type]
                     for o in booked_orders(session, instrument_id, start, end))
-    external = sum((e - s).total_seconds() for s, e in _intersect(booked, on))
+    external = sum((e - s).total_seconds() for s, e in intersect(booked, on))
     return sum((e - s).total_seconds() for s, e in on) / HOUR_S, external / HOUR_S
 
 
@@ -224,23 +224,23 @@ def instrument_month(session: Session, instrument: Instrument, year: int, mon: i
     sourced = sourced_spans(session, instrument.id, start, end, now)
     spans = [(span.state, span.start, span.end) for span in sourced]
     orders = booked_orders(session, instrument.id, start, end)
-    booked = _union((max(as_utc(o.slot_start), start), min(as_utc(o.slot_end), end))  # type: ignore[arg-type]
+    booked = union((max(as_utc(o.slot_start), start), min(as_utc(o.slot_end), end))  # type: ignore[arg-type]
                     for o in orders)
-    external_spans = _intersect(booked, [(s, e) for state, s, e in spans if state == "on"])
+    external_spans = intersect(booked, [(s, e) for state, s, e in spans if state == "on"])
 
     out_days = []
     for d, lo, hi in zip(days, bounds, bounds[1:]):
         day = (lo, hi)
         hours = {state: 0.0 for state in STATES}
         for state, s, e in spans:
-            hours[state] += _overlap(day, (s, e)) / HOUR_S
+            hours[state] += overlap(day, (s, e)) / HOUR_S
         elapsed = max(0.0, (min(hi, now) - lo).total_seconds()) / HOUR_S
         hours["unknown"] = max(0.0, elapsed - sum(hours.values()))
-        external = sum(_overlap(day, span) for span in external_spans) / HOUR_S
+        external = sum(overlap(day, span) for span in external_spans) / HOUR_S
         audit = {key: 0.0 for key in AUDIT}
         fault = 0.0
         for span in sourced:
-            share = _overlap(day, (span.start, span.end)) / HOUR_S
+            share = overlap(day, (span.start, span.end)) / HOUR_S
             if span.state == "offline":
                 fault += share if span.reason == "sensor_fault" else 0.0
             else:
