@@ -17,6 +17,8 @@ from api.iot import iot_bp
 from api.lab import lab_bp
 from api.openapi import openapi_bp
 from api.orders import orders_bp
+from api.purchase_checks import purchase_checks_bp
+from api.reports import reports_bp
 from api.search import search_bp
 from api.staff_wechat import staff_wechat_bp
 from api.vouchers import vouchers_bp
@@ -24,7 +26,8 @@ from api.vouchers import vouchers_bp
 
 def blueprints() -> list[Blueprint]:
     return [search_bp, catalog_bp, auth_bp, openapi_bp, health_bp, orders_bp, lab_bp, vouchers_bp, group_buys_bp,
-            inbox_bp, admin_bp, iot_bp, companies_bp, staff_wechat_bp]
+            inbox_bp, admin_bp, iot_bp, companies_bp, staff_wechat_bp, reports_bp,
+            purchase_checks_bp]
 
 
 __all__ = ["blueprints", "register_error_handlers", "register_idempotency", "register_limits"]
