@@ -19,6 +19,7 @@ from core.services.people import staff_alerts, staff_deadlines
 from core.services.people.notifications import notify, shown_time
 from search_index.builder import sync_changes
 from workers.outbox import current_attempt, purge_done
+from workers.report_jobs import schedule_idle_report
 from workers.runtime import current
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,8 @@ def close_group_buy(campaign_id: int) -> str | None:
 
 def sweep_due_work() -> dict[str, int]:
     """A safety net once a minute: orders whose deadline passed without their job having run
-    (rows from before the outbox, a clock jump), the housekeeping of old rows, and once an hour
-    the staff alerts (samples due tomorrow, reports overdue)."""
+    (rows from before the outbox, a clock jump), the housekeeping of old rows, once an hour the
+    staff alerts (samples due tomorrow, reports overdue), and the bi-monthly idle report when due."""
     platform = current().platform
     now = utcnow()
     late = now - SWEEP_GRACE  # a deadline's own job runs first; the sweep only catches what it missed
@@ -171,12 +172,14 @@ def sweep_due_work() -> dict[str, int]:
             # Idempotency-Key answers are kept 24 hours
             keys = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - timedelta(hours=24)))
             alerts = staff_deadlines.alert_deadlines(session, platform.settings, now) if alert_hour else {}
+            reports = schedule_idle_report(session, platform.settings, now)
     except BaseException:
         if alert_hour:
             platform.redis.delete(alert_hour)  # nothing was written: the next sweep looks again
         raise
     counts = {job.rsplit(".", 1)[1]: len(ids) for job, ids in due.items()}
     counts.update(alerts)
+    counts["idle_reports_scheduled"] = reports
     counts["idempotency_keys_dropped"] = keys.rowcount
     counts["jobs_dropped"] = purge_done(platform)
     return counts

@@ -4,6 +4,7 @@ totals per institution and city, the comparison with the previous report, an imm
 versions, months frozen for the audit, and who may read which part."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -66,6 +67,21 @@ def market(tmp_path: Path) -> Iterator[Market]:
                                            reported_by_name="杭州某检测院") for month, hours in (("2026-01", 100), ("2026-02", 50))])
     yield m
     stop_app(app)
+
+
+def institution_admin(market: Market, institution: str, name: str) -> dict[str, str]:
+    """Bearer headers of a new institution admin (the demo sign-in makes no admins)."""
+    from core.models import Institution, Role, User
+    from core.services.people.auth import issue_token
+
+    with unit_of_work(market.app.extensions["platform"].session_factory) as session:
+        owner = session.scalar(select(Institution).where(Institution.code == institution))
+        user = User(username=f"admin-{institution}", display_name=name, role=Role.institution_admin,
+                    institution_id=owner.id)
+        session.add(user)
+        session.flush()
+        token = issue_token(market.app.extensions["platform"].settings.secret_key, user)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def generate(app: Flask, start: str = "2026-01", end: str = "2026-02", now: datetime = NOW) -> Any:
@@ -152,3 +168,61 @@ def test_the_schedule_runs_on_the_first_of_odd_months() -> None:
     assert idle_report.two_months_ended(date(2026, 1, 1)) == ("2025-11", "2025-12")
     assert idle_report.two_months_ended(date(2026, 11, 1)) == ("2026-09", "2026-10")
     assert idle_report.two_months_ended(date(2026, 12, 1)) is None and idle_report.two_months_ended(date(2026, 11, 2)) is None
+
+
+def test_the_schedule_publishes_once_and_tells_each_institution(market: Market) -> None:
+    from core.models import Notification, User
+    from workers.report_jobs import schedule_idle_report
+
+    institution_admin(market, "T-HZ-ATC", "杭州管理员")
+    platform = market.app.extensions["platform"]
+    first_of_march = datetime(2026, 3, 1, 7, tzinfo=TZ)
+    with platform.transaction() as session:
+        assert schedule_idle_report(session, platform.settings, first_of_march.replace(hour=5)) == 0  # before 06:00
+        assert schedule_idle_report(session, platform.settings, first_of_march) == 1
+    with platform.transaction() as session:
+        assert schedule_idle_report(session, platform.settings, first_of_march) == 0  # already waiting
+    from tests.conftest import cli
+    assert cli(market.app, "worker", "--burst", "--simple").exit_code == 0
+    with platform.transaction() as session:
+        report = find_report(session, "2026-01", "2026-02")
+        assert report.generated_by == "定时任务" and report.version == 1
+        assert schedule_idle_report(session, platform.settings, first_of_march.replace(hour=9)) == 0
+        admin = session.scalar(select(User).where(User.display_name == "杭州管理员"))
+        notes = list(session.scalars(select(Notification).where(Notification.user_id == admin.id)))
+    assert len(notes) == 1 and notes[0].title == "闲置仪器通报已发布"
+    assert "贵单位 1 台仪器列为闲置，原值合计 40.00 万元" in notes[0].body
+
+
+def test_the_api_gives_admins_the_whole_and_institutions_their_part(market: Market) -> None:
+    hz = institution_admin(market, "T-HZ-ATC", "杭州管理员")
+    query = {"from": "2026-01", "to": "2026-02"}
+    assert market.client.get("/api/v1/admin/reports/idle", query_string=query).status_code == 401
+    assert market.client.get("/api/v1/admin/reports/idle", query_string=query, headers=market.customer).status_code == 403
+    missing = market.client.get("/api/v1/admin/reports/idle", query_string=query, headers=hz)
+    assert missing.status_code == 404 and "没有 2026-01 至 2026-02 的闲置仪器通报" in missing.get_json()["error"]["message"]
+
+    whole = market.client.get("/api/v1/admin/reports/idle", query_string=query, headers=market.admin)
+    assert whole.status_code == 200  # generated on first asking
+    body = whole.get_json()
+    assert body["period"] == query and body["version"] == 1 and len(body["instruments"]) == 4
+    assert body["generated_at"].endswith("+00:00") and body["thresholds"]["min_value_cny"] == 300000
+
+    own = market.client.get("/api/v1/admin/reports/idle", query_string=query, headers=hz).get_json()
+    assert {r["institution"]["code"] for r in own["instruments"]} == {"T-HZ-ATC"}
+    assert own["totals"]["idle"] == 1 and own["totals"]["platform"]["idle"] == 2 and own["previous"] is None
+
+    again = market.client.post("/api/v1/admin/reports/idle", json=query, headers=market.admin)
+    assert again.status_code == 201 and again.get_json()["version"] == 2
+    assert market.client.post("/api/v1/admin/reports/idle", json=query, headers=hz).status_code == 403
+    for bad in ({"from": "2026-1", "to": "2026-02"}, {"from": "2026-03", "to": "2026-02"}, {"from": 202601, "to": "2026-02"}):
+        refused = market.client.post("/api/v1/admin/reports/idle", json=bad, headers=market.admin)
+        assert refused.status_code == 400 and re.search(r"[\u4e00-\u9fff]", refused.get_json()["error"]["message"])
+    late = market.client.post("/api/v1/admin/reports/idle", json={"from": "2099-11", "to": "2099-12"}, headers=market.admin)
+    assert late.status_code == 422 and "尚未结束" in late.get_json()["error"]["message"]
+
+    xlsx = market.client.get("/api/v1/admin/reports/idle", query_string={**query, "format": "xlsx", "version": "1"},
+                             headers=market.admin)
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK" and "v1.xlsx" in xlsx.headers["Content-Disposition"]
+    pdf = market.client.get("/api/v1/admin/reports/idle", query_string={**query, "format": "pdf"}, headers=hz)
+    assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
