@@ -39,6 +39,13 @@ def at(day: int, hour: int = 0) -> datetime:
 def market(tmp_path: Path) -> Iterator[Market]:
     app = build_app(tmp_path)
     m = build_market(app)
+    hand_made(app)
+    yield m
+    stop_app(app)
+
+
+def hand_made(app: Flask) -> None:
+    """Four listed instruments with January and February 2026 as the comments below say."""
     with unit_of_work(app.extensions["platform"].session_factory) as session:
         ids = dict(session.execute(select(Instrument.code, Instrument.id)).all())
         session.execute(update(Instrument).values(value_cny=100_000))  # not listed unless set below
@@ -65,8 +72,6 @@ def market(tmp_path: Path) -> Iterator[Market]:
         run("T-HZ-ATC-0003", ("standby", at(1), at(11)), ("offline", at(11), None))
         session.add_all([SelfReportedHours(instrument_id=ids["T-HZ-ATC-0003"], month=month, hours=hours,
                                            reported_by_name="杭州某检测院") for month, hours in (("2026-01", 100), ("2026-02", 50))])
-    yield m
-    stop_app(app)
 
 
 def institution_admin(market: Market, institution: str, name: str) -> dict[str, str]:
