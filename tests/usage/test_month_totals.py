@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from core.db import unit_of_work
 from core.models import Instrument, InstrumentStateInterval, Order
 from core.services.usage.hours import STATES, instrument_month
-from core.services.usage.month_totals import month_bounds, month_totals
+from core.services.usage.month_totals import month_bounds, month_totals, months_totals
 from tests.conftest import MINI_CATALOG, build_app, cli, stop_app
 from tests.orders.conftest import build_market, next_weekday_at
 
@@ -34,7 +34,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     stop_app(app)
 
 
-piece = st.tuples(st.sampled_from(STATES), st.integers(min_value=1, max_value=6 * 24 * 60),
+piece = st.tuples(st.sampled_from(STATES), st.integers(min_value=1, max_value=12 * 24 * 60),
                   st.sampled_from(["sensor", "late_data", "staff"]), st.sampled_from([None, "sensor_fault"]))
 
 
@@ -48,7 +48,7 @@ def test_the_month_starts_at_local_midnight() -> None:
 def test_one_query_for_all_equals_the_instruments_own_month(catalog: Flask, start_before: int,
                                                              pieces: list[tuple[str, int, str, str | None]],
                                                              open_last: bool, now_inside: bool) -> None:
-    now = LO + timedelta(days=17, hours=5) if now_inside else HI + timedelta(days=40)
+    now = LO + timedelta(days=17, hours=5) if now_inside else HI + timedelta(days=45)
     with unit_of_work(catalog.extensions["platform"].session_factory) as session:
         instruments = list(session.scalars(select(Instrument).order_by(Instrument.id)))[:2]
         session.execute(delete(InstrumentStateInterval))
@@ -65,6 +65,17 @@ def test_one_query_for_all_equals_the_instruments_own_month(catalog: Flask, star
         session.flush()
         figures = month_totals(session, MONTH, TZ, now)
         own = instrument_month(session, instruments[0], 2026, 3, TZ, now)
+        # three months in two passes give each month what one month alone gives
+        together = months_totals(session, ["2026-02", MONTH, "2026-04"], TZ, now)
+        alone = {m: month_totals(session, m, TZ, now) for m in ("2026-02", "2026-04")}
+    for m, by_itself in alone.items():
+        assert set(together.get(m, {})) == set(by_itself)
+        for iid, figures_alone in by_itself.items():
+            for state in (*STATES, "unknown"):
+                assert together[m][iid].hours[state] == pytest.approx(figures_alone.hours[state], abs=1e-6)
+            assert together[m][iid].audit == pytest.approx(figures_alone.audit, abs=1e-6)
+    if MONTH in together:
+        assert set(together[MONTH]) == set(figures)
     got = figures.get(instruments[0].id)
     if got is None:  # nothing of the history falls in the month
         assert own.totals["on"] + own.totals["standby"] + own.totals["off"] + own.totals["offline"] == 0

@@ -30,7 +30,7 @@ from core.services.catalog.classification import label
 from core.services.data.monthly_hours import months_of, refresh_months
 from core.services.usage.frozen_months import freeze_month
 from core.services.usage.hours import parse_month
-from core.services.usage.month_totals import month_bounds
+from core.services.usage.month_totals import month_bounds, months_totals
 
 IDLE_FLAGS = ("below_half_quota", "zero_hours", "unused_over_a_year")
 FLAG_LABELS = {
@@ -174,10 +174,11 @@ def generate(session: Session, period_from: str, period_to: str, rules: DataRule
     """Compute the period's monthly figures, freeze its months, and store the report as a new version."""
     now = now or utcnow()
     months = check_period(period_from, period_to, tz, now)
-    refresh_months(session, months, rules, tz, now)
+    totals = months_totals(session, months, tz, now)
+    refresh_months(session, months, rules, tz, now, totals)
     label_of_period = f"闲置仪器通报 {period_from} 至 {period_to}"
     for month in months:
-        freeze_month(session, month, tz, label_of_period, now)
+        freeze_month(session, month, tz, label_of_period, now, totals[month])
     last = month_bounds(period_to, tz)[1] - timedelta(seconds=1)
     rows = instrument_rows(session, months, rules, last.date())
     totals = totals_of(rows)

@@ -17,7 +17,7 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterable, Sequence
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
@@ -29,7 +29,7 @@ from core.models import (DeliveryMode, Instrument, InstrumentMonth, Order, Order
 from core.models._types import utcnow
 from core.models.refund import REFUND_FAILED
 from core.services.usage.hours import parse_month
-from core.services.usage.month_totals import MonthTotals, month_bounds, month_totals
+from core.services.usage.month_totals import MonthTotals, month_bounds, month_totals, months_totals
 
 SENSOR_FULL_SHARE = 0.95  # a sensor that saw this much of a month is the whole truth of it
 HOUR_S = 3600.0
@@ -101,8 +101,10 @@ def _income(session: Session, lo: datetime, hi: datetime) -> dict[int, tuple[int
     return {k: (v[0], v[1], v[2]) for k, v in income.items()}
 
 
-def refresh_month(session: Session, month: str, rules: DataRules, tz: str, now: datetime | None = None) -> int:
-    """Recompute every instrument's row of `month` (replacing the previous rows). Returns the rows written."""
+def refresh_month(session: Session, month: str, rules: DataRules, tz: str, now: datetime | None = None,
+                  totals: dict[int, MonthTotals] | None = None) -> int:
+    """Recompute every instrument's row of `month` (replacing the previous rows), from `totals` when
+    the caller has them already. Returns the rows written."""
     now = now or utcnow()
     lo, hi = month_bounds(month, tz)
     if lo >= now:
@@ -110,7 +112,7 @@ def refresh_month(session: Session, month: str, rules: DataRules, tz: str, now: 
     month_hours = (min(hi, now) - lo).total_seconds() / HOUR_S
     year, mon = parse_month(month)
     last_day = date(year, mon, calendar.monthrange(year, mon)[1])
-    totals = month_totals(session, month, tz, now)
+    totals = month_totals(session, month, tz, now) if totals is None else totals
     reported = dict(session.execute(select(SelfReportedHours.instrument_id, SelfReportedHours.hours)
                                     .where(SelfReportedHours.month == month)).all())
     mail = _mail_in_hours(session, lo, hi)
@@ -163,6 +165,9 @@ def last_full_months(count: int, tz: str, now: datetime | None = None) -> list[s
     return months[::-1]
 
 
-def refresh_months(session: Session, months: Iterable[str], rules: DataRules, tz: str,
-                   now: datetime | None = None) -> int:
-    return sum(refresh_month(session, month, rules, tz, now) for month in months)
+def refresh_months(session: Session, months: Sequence[str], rules: DataRules, tz: str,
+                   now: datetime | None = None, totals: dict[str, dict[int, MonthTotals]] | None = None) -> int:
+    """refresh_month for consecutive months, reading the intervals in two passes for all of them."""
+    now = now or utcnow()
+    totals = months_totals(session, months, tz, now) if totals is None else totals
+    return sum(refresh_month(session, month, rules, tz, now, totals.get(month, {})) for month in months)

@@ -59,14 +59,15 @@ def month_versions(session: Session, code: str, month: str) -> list[UsageMonthVe
         .where(Instrument.code == code, UsageMonthVersion.month == month).order_by(UsageMonthVersion.version)))
 
 
-def freeze_month(session: Session, month: str, tz: str, purpose: str, now: datetime | None = None) -> int:
+def freeze_month(session: Session, month: str, tz: str, purpose: str, now: datetime | None = None,
+                 totals: dict[int, MonthTotals] | None = None) -> int:
     """Freeze `month` for every instrument not frozen yet (a report is about to read it). Returns how
     many were frozen now; a month that has not ended cannot be frozen."""
     now = now or utcnow()
     if month_bounds(month, tz)[1] > now:
         raise InvalidInput(f"{month} 尚未结束，不能冻结。", code="month_not_over", details={"month": month})
     frozen = set(session.scalars(select(UsageMonthVersion.instrument_id).where(UsageMonthVersion.month == month)))
-    totals = month_totals(session, month, tz, now)
+    totals = month_totals(session, month, tz, now) if totals is None else totals
     hours = _month_hours(month, tz, now)
     rows = [dict(instrument_id=instrument_id, month=month, version=1, figures=figures_of(totals.get(instrument_id), hours),
                  purpose=purpose[:100], reason=FROZEN, created_at=now)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, case, cast, func, literal, or_, select
+from sqlalchemy import Float, case, cast, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,6 +48,13 @@ def month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
     return lo.astimezone(timezone.utc), hi.astimezone(timezone.utc)
 
 
+def _extremes(session: Session) -> tuple[Any, Any]:
+    """The two-argument least and greatest of the database (SQLite's min/max are scalar with two)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.least, func.greatest
+    return func.min, func.max
+
+
 def _seconds(session: Session, later: ColumnElement[Any], earlier: ColumnElement[Any]) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", later - earlier)
@@ -59,38 +66,66 @@ def month_totals(session: Session, month: str, tz: str, now: datetime,
                  instrument_ids: Iterable[int] | None = None) -> dict[int, MonthTotals]:
     """Every instrument with state history in the month (or the given ones) → its MonthTotals;
     instruments with none are absent. Time after `now` is not counted."""
-    lo, hi = month_bounds(month, tz)
-    stop = min(hi, now)
-    if stop <= lo:
-        return {}
-    t = InstrumentStateInterval
-    lo_p, stop_p = literal(lo, UtcDateTime), literal(stop, UtcDateTime)
-    clip_start = case((t.start_at < lo_p, lo_p), else_=t.start_at)
-    clip_end = case((or_(t.end_at.is_(None), t.end_at > stop_p), stop_p), else_=t.end_at)
-    seconds = func.sum(cast(_seconds(session, clip_end, clip_start), Float))
-    query = (select(t.instrument_id, t.state, t.source, t.reason, seconds)
-             .where(t.start_at < stop_p, or_(t.end_at.is_(None), t.end_at > lo_p))
-             .group_by(t.instrument_id, t.state, t.source, t.reason))
-    wanted = None if instrument_ids is None else sorted(set(instrument_ids))
-    rows: list[Any] = []
-    for part in ([None] if wanted is None else [wanted[i:i + CHUNK] for i in range(0, len(wanted), CHUNK)]):
-        rows += session.execute(query if part is None else query.where(t.instrument_id.in_(part))).all()
+    return months_totals(session, [month], tz, now, instrument_ids).get(month, {})
 
-    totals: dict[int, MonthTotals] = defaultdict(MonthTotals)
-    for instrument_id, state, source, reason, secs in rows:
-        hours = max(0.0, float(secs or 0.0)) / HOUR_S
-        figures = totals[instrument_id]
+
+def months_totals(session: Session, months: Sequence[str], tz: str, now: datetime,
+                  instrument_ids: Iterable[int] | None = None) -> dict[str, dict[int, MonthTotals]]:
+    """month_totals for consecutive months in two passes over the intervals, whatever their number:
+    each interval is summed into the month it starts in (clipped to that month), and the few that run
+    on into later months are read once more and split in Python."""
+    months = [m for m in months if month_bounds(m, tz)[0] < now]
+    if not months:
+        return {}
+    # bounds[k] is where months[k] starts; the last is where the last month (or the time counted) ends
+    bounds = [month_bounds(m, tz)[0] for m in months] + [min(month_bounds(months[-1], tz)[1], now)]
+    t = InstrumentStateInterval
+    b = [literal(x, UtcDateTime) for x in bounds]
+    last = len(months) - 1
+    # the month an interval starts in, and where that month ends; the CASEs are evaluated once per row
+    key = (case(*[(t.start_at < b[k + 1], k) for k in range(last)], else_=last) if last else literal(0)).label("k")
+    seg_hi = case(*[(t.start_at < b[k + 1], b[k + 1]) for k in range(last)], else_=b[-1]) if last else b[-1]
+    least, greatest = _extremes(session)
+    clip_start = greatest(t.start_at, b[0])
+    clip_end = least(func.coalesce(t.end_at, b[-1]), seg_hi)
+    inside = [t.start_at < b[-1], or_(t.end_at.is_(None), t.end_at > b[0])]
+    seconds = func.sum(cast(_seconds(session, clip_end, clip_start), Float))
+    grouped = (select(key, t.instrument_id, t.state, t.source, t.reason, seconds).where(*inside)
+               .group_by(literal_column("k"), t.instrument_id, t.state, t.source, t.reason))
+    running_on = (select(t.instrument_id, t.state, t.source, t.reason, t.start_at, t.end_at)
+                  .where(*inside, t.start_at < b[-2], func.coalesce(t.end_at, b[-1]) > seg_hi)) if last else None
+    wanted = None if instrument_ids is None else sorted(set(instrument_ids))
+    parts = [None] if wanted is None else [wanted[i:i + CHUNK] for i in range(0, len(wanted), CHUNK)]
+    pieces: list[tuple[int, int, str, str, str | None, float]] = []
+    for part in parts:
+        where = [] if part is None else [t.instrument_id.in_(part)]
+        pieces += [(k, i, st, so, re, float(sec or 0.0)) for k, i, st, so, re, sec in
+                   session.execute(grouped.where(*where)).all()]
+        if running_on is not None:
+            for i, st, so, re, start, end in session.execute(running_on.where(*where)):
+                stop = bounds[-1] if end is None else min(as_utc(end), bounds[-1])
+                for k in range(1, len(months)):
+                    lo, hi = max(as_utc(start), bounds[k]), min(stop, bounds[k + 1])
+                    if hi > lo and bounds[k] > as_utc(start):
+                        pieces.append((k, i, st, so, re, (hi - lo).total_seconds()))
+
+    out: dict[str, dict[int, MonthTotals]] = {m: defaultdict(MonthTotals) for m in months}
+    for k, instrument_id, state, source, reason, secs in pieces:
+        hours = max(0.0, secs) / HOUR_S
+        figures = out[months[k]][instrument_id]
         figures.hours[state] = figures.hours.get(state, 0.0) + hours
         if state == "offline":
             figures.sensor_fault_hours += hours if reason == "sensor_fault" else 0.0
         else:
             figures.audit[AUDIT_OF_SOURCE.get(source, "measured")] += hours
-    elapsed = (stop - lo).total_seconds() / HOUR_S
-    for figures in totals.values():
-        figures.hours["unknown"] = max(0.0, elapsed - sum(figures.hours[k] for k in STATES))
-        figures.audit["unknown"] = max(0.0, elapsed - sum(figures.audit[k] for k in AUDIT if k != "unknown"))
-    _add_external(session, totals, lo, hi, stop)
-    return dict(totals)
+    for k, month in enumerate(months):
+        elapsed = (bounds[k + 1] - bounds[k]).total_seconds() / HOUR_S
+        for figures in out[month].values():
+            figures.hours["unknown"] = max(0.0, elapsed - sum(figures.hours[s] for s in STATES))
+            figures.audit["unknown"] = max(0.0, elapsed - sum(figures.audit[a] for a in AUDIT if a != "unknown"))
+        lo, hi = month_bounds(month, tz)
+        _add_external(session, out[month], lo, hi, bounds[k + 1])
+    return {month: dict(totals) for month, totals in out.items()}
 
 
 def _add_external(session: Session, totals: dict[int, MonthTotals], lo: datetime, hi: datetime,
