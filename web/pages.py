@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import generate_csrf
 
-WEB_PREFIXES = ("/workbench", "/console", "/login", "/logout")
+WEB_PREFIXES = ("/workbench", "/console", "/expert", "/login", "/logout")
 
 # scripts and styles only from this site (no inline script), QR codes from WeChat, never framed
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

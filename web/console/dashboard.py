@@ -8,7 +8,9 @@ from flask import render_template
 
 from core.services.data.dashboard import CitySharing, Dashboard, SearchDay, dashboard as dashboard_figures
 from core.services.orders.stats import MonthFigures, Ranked, VoucherTotals
+from core.services.data.province import province_view
 from web.console.blueprint import console_bp
+from web.console.province_charts import province_charts
 from web.session import ADMIN_ROLES, platform, requires
 
 STATE_LABELS = {"on": "运行", "standby": "待机", "off": "关机", "offline": "离线"}
@@ -132,7 +134,9 @@ def dashboard():  # type: ignore[no-untyped-def]
     p = platform()
     with p.transaction(write=False) as session:
         figures = dashboard_figures(session, p.redis, p.settings.orders.timezone)
+        province = province_view(session, p.settings.data, p.settings.orders.timezone)
     searched = sum(d.searches for d in figures.searches or [])
     empty = sum(d.empty for d in figures.searches or [])
-    return render_template("console/dashboard.html", figures=figures, charts=charts_of(figures),
+    return render_template("console/dashboard.html", figures=figures, charts={**charts_of(figures), **province_charts(province)},
+                           province=province,
                            searched=searched, empty=empty, state_labels=STATE_LABELS)
