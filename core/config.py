@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from core.data_rules import DataRules, load_data_rules
+from core.evaluation_rules import EvaluationRules, load_evaluation_rules
 
 DEFAULT_SEARCH_MODEL = "use-multilingual"
 DEFAULT_JOB_RETRY_INTERVALS = (10, 60, 300)
@@ -67,6 +68,7 @@ class Settings:
     # the local hour from which the daily staff alerts (samples due tomorrow, reports overdue) go out
     staff_alert_hour: int = 8
     data: DataRules = field(default_factory=DataRules)
+    evaluation: EvaluationRules = field(default_factory=EvaluationRules)
 
     @property
     def reports_dir(self) -> Path:
@@ -282,6 +284,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         smtp=_smtp(env),
         staff_alert_hour=_hour_setting(env, "STAFF_ALERT_HOUR", 8),
         data=load_data_rules(env),
+        evaluation=load_evaluation_rules(env),
         iot=IotRules(
             topic_prefix=env.get("IOT_TOPIC_PREFIX") or "",
             share_group=env.get("IOT_SHARE_GROUP", "ingest"),

@@ -2,6 +2,8 @@
 from core.models.company import (
     Company, CompanyMember, CompanyStatus, DocumentKind, MemberRole, MemberStatus, StoredDocument,
 )
+from core.models.evaluation import EvaluationAssignment, EvaluationEntry, EvaluationRound
+from core.models.evaluation_score import EvaluationAppeal, EvaluationScore, EvaluationSelfReport
 from core.models.group_buy import GroupBuyCampaign
 from core.models.idempotency_key import IdempotencyKey
 from core.models.idle_report import IdleReport
@@ -31,7 +33,9 @@ from core.models.user import Role, User
 from core.models.voucher import VoucherApplication, VoucherRedemption, VoucherStatus
 
 __all__ = [
-    "Blackout", "Company", "CompanyMember", "CompanyStatus", "DeliveryMode", "DocumentKind", "GroupBuyCampaign",
+    "Blackout", "Company", "CompanyMember", "CompanyStatus", "DeliveryMode", "DocumentKind",
+    "EvaluationAppeal", "EvaluationAssignment", "EvaluationEntry", "EvaluationRound", "EvaluationScore",
+    "EvaluationSelfReport", "GroupBuyCampaign",
     "IdempotencyKey", "IdleReport", "IndexChange", "Institution", "Instrument", "InstrumentLevels", "InstrumentMonth", "InstrumentStateInterval",
     "Job", "LedgerPosting", "LedgerTransaction", "MemberRole", "MemberStatus", "Notification",
     "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage", "Payment",

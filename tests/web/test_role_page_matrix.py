@@ -15,6 +15,7 @@ from werkzeug.security import generate_password_hash
 from core.db import unit_of_work
 from core.models import Role, User
 from tests.conftest import cli
+from tests.manage.evaluation_world import published_rounds
 from tests.orders.conftest import build_market
 from tests.web.conftest import ACCOUNTS, build_web_app, csrf_of, sign_in
 
@@ -23,6 +24,20 @@ OBJECTS = {
     "A": {"instruments": "T-CQ-FOOD-0001", "listings": "T-CQ-S002", "calendar": "T-CQ-FOOD-0001"},
     "B": {"instruments": "T-CD-MAT-0001", "listings": "T-CD-S001", "calendar": "T-CD-MAT-0001"},
 }
+# evaluation rounds (round_id, institution_id, n-th attachment): A's round has T-CQ-FOOD, B's only T-CD-MAT
+EVALUATION: dict[str, dict[str, int]] = {}
+# an idle report: every institution reads its part of A's; B's is one that does not exist
+IDLE_REPORT: dict[str, int] = {"B": 999_999}
+
+
+def idle_report_id(app: Flask) -> int:
+    from core.services.data.idle_report import generate
+
+    platform = app.extensions["platform"]
+    with platform.transaction() as session:
+        return generate(session, "2026-01", "2026-02", platform.settings.data, "Asia/Shanghai", "测试").id
+
+
 # the API reference is for whoever builds a client, lab staff included
 OPEN_TO_LAB = {"/console/api-docs"}
 SKIP = ("/console/jobs/rq/<int:instance_number>", "/console/jobs/rq/static", "/console/jobs/rq/favicon",
@@ -40,6 +55,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         session.add(User(username="buyer", display_name="企业用户", role=Role.enterprise,
                          password_hash=generate_password_hash("buyer-password-1")))
         admin_id = session.query(User).filter_by(username="admin").one().id
+    EVALUATION.update(published_rounds(app, "T-CQ-FOOD", "T-CD-MAT"))
+    IDLE_REPORT["A"] = idle_report_id(app)
     yield app, numbers, admin_id
     stop_app(app)
 
@@ -60,6 +77,9 @@ def _pages(app: Flask) -> list[str]:
 def _fill(rule: str, side: str, numbers: dict[str, str], user_id: int) -> str:
     area = next((k for k in ("calendar", "instruments", "listings") if f"/{k}/" in rule or rule.endswith("/calendar")), None)
     path = rule.replace("<number>", numbers[side]).replace("<int:user_id>", str(user_id))
+    for name, value in EVALUATION.get(side, {}).items():
+        path = path.replace(f"<int:{name}>", str(value))
+    path = path.replace("<int:report_id>", str(IDLE_REPORT[side])).replace("<kind>", "xlsx")
     if "<code>" in path:
         kind = "calendar" if rule.endswith("/calendar") else area or "instruments"
         path = path.replace("<code>", OBJECTS[side][kind])

@@ -14,8 +14,10 @@ workbench_bp.before_request(protect_forms)
 
 NAV = (
     ("今日待办", "/workbench/today"), ("订单", "/workbench/orders"), ("仪器与日历", "/workbench/instruments"),
-    ("服务项目", "/workbench/listings"), ("财务", "/workbench/money"), ("团购", "/workbench/group-buys"),
+    ("服务项目", "/workbench/listings"), ("财务", "/workbench/money"), ("闲置通报", "/workbench/idle-reports"), ("团购", "/workbench/group-buys"),
     ("消息", "/workbench/inbox"), ("微信绑定", "/workbench/wechat"),
+    ("新购查重", "/workbench/purchases"),
+    ("年度评价", "/workbench/evaluation"),
 )
 
 
