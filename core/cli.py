@@ -19,7 +19,7 @@ from core.services.catalog.admin import PAYEE_TYPES, set_institution_payee, set_
 from core.services.catalog.exporter import export_catalog
 from core.services.catalog.importer import import_catalog
 from core.services.people.demo_accounts import ensure_demo_accounts
-from core.services.people.users import create_admin, create_staff, reset_password, set_active, sign_out_everywhere
+from core.services.people.users import create_admin, create_expert, create_staff, reset_password, set_active, sign_out_everywhere
 from core.cli_group import PlatformGroup
 
 db_cli = PlatformGroup("db", help="Database schema (Alembic migrations).")
@@ -113,6 +113,21 @@ def users_create_staff(username: str, institution: str, role: str, password: str
     click.echo(f"Created {role} {user.username!r} of {institution} (id {user.id}).")
 
 
+@users_cli.command("create-expert")
+@click.argument("username")
+@click.option("--institution", default=None, help="The institution the expert works at (never scored by them).")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default=None, help="Display name (default: the username).")
+def users_create_expert(username: str, institution: str | None, password: str, display_name: str | None) -> None:
+    """Create an evaluation expert (signs in at /login and lands on the experts' desk)."""
+    try:
+        with unit_of_work(platform().session_factory) as session:
+            user = create_expert(session, username, password, institution, display_name)
+    except AppError as exc:
+        fail(exc)
+    click.echo(f"Created expert {user.username!r}{f' of {institution}' if institution else ''} (id {user.id}).")
+
+
 @users_cli.command("demo-accounts")
 @click.option("--institution", default=None, help="The lab accounts' institution (default: the first in the catalog).")
 def users_demo_accounts(institution: str | None) -> None:
@@ -127,7 +142,7 @@ def users_demo_accounts(institution: str | None) -> None:
     except AppError as exc:
         fail(exc)
     for account in accounts:
-        where = "" if account.role.value == "platform_admin" else f"（{place_name}）"
+        where = "" if account.role.value in ("platform_admin", "expert") else f"（{place_name}）"
         click.echo(f"  {account.label}{where}：用户名 {account.username}  密码 {account.password}")
 
 

@@ -25,7 +25,7 @@ needs_browser = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 
 # the demo accounts (core/services/people/demo_accounts.py) at the mini catalog's first institution
 ACCOUNTS = {"lab_staff": ("lab", "demo-lab-2026"), "institution_admin": ("labadmin", "demo-labadmin-2026"),
-            "platform_admin": ("admin", "demo-admin-2026")}
+            "platform_admin": ("admin", "demo-admin-2026"), "expert": ("expert", "demo-expert-2026")}
 INSTITUTION = "T-CQ-FOOD"
 OTHER_INSTITUTION = "T-HZ-ATC"
 

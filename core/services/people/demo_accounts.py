@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 from core.models import Institution, Role, User
-from core.services.people.users import create_admin, create_staff
+from core.services.people.users import create_admin, create_expert, create_staff
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ DEMO_ACCOUNTS = (
     DemoAccount("lab", "demo-lab-2026", Role.lab_staff, "实验室人员"),
     DemoAccount("labadmin", "demo-labadmin-2026", Role.institution_admin, "机构管理员"),
     DemoAccount("admin", "demo-admin-2026", Role.platform_admin, "平台管理员"),
+    DemoAccount("expert", "demo-expert-2026", Role.expert, "评审专家"),
 )
 
 
@@ -41,6 +42,8 @@ def ensure_demo_accounts(session: Session, institution_code: str | None = None) 
             continue
         if account.role == Role.platform_admin:
             create_admin(session, account.username, account.password, account.label)
+        elif account.role == Role.expert:  # of no institution: may score every one
+            create_expert(session, account.username, account.password, None, "张专家（评审专家）")
         else:
             create_staff(session, account.username, account.password, institution.code, account.role,
                          f"{institution.name}{account.label}")

@@ -52,6 +52,20 @@ def create_staff(session: Session, username: str, password: str, institution_cod
     return user
 
 
+def create_expert(session: Session, username: str, password: str, institution_code: str | None = None,
+                  display_name: str | None = None) -> User:
+    """An evaluation expert; the institution they work at (if any) is the one they may never score."""
+    institution = None
+    if institution_code:
+        institution = session.scalar(select(Institution).where(Institution.code == institution_code))
+        if institution is None:
+            raise InvalidInput(f"没有机构 {institution_code!r}。", code="institution_not_found")
+    user = create_admin(session, username, password, display_name)
+    user.role, user.institution_id = Role.expert, institution.id if institution else None
+    session.flush()
+    return user
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """A hash of a random password, made once (on first use, not at import) by the same function and
