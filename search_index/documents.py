@@ -7,7 +7,8 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
-from core.models import Institution, Instrument, OnboardingStatus, Service
+from core.models import Instrument, Service
+from core.services.catalog.visibility import listing_live
 
 
 @dataclass
@@ -82,17 +83,13 @@ def _doc(service: Service) -> IndexDoc:
 
 
 def searchable_docs(session: Session, codes: Iterable[str] | None = None, batch: int = 2000) -> Iterator[IndexDoc]:
-    """Active services on shared instruments of approved institutions, by id."""
+    """Listings the public may see (catalog/visibility.py), by id."""
     stmt = (
         select(Service)
         .join(Service.instrument)
         .join(Instrument.institution)
         .options(contains_eager(Service.instrument).contains_eager(Instrument.institution))
-        .where(
-            Service.active.is_(True),
-            Instrument.open_for_sharing.is_(True),
-            Institution.status == OnboardingStatus.approved,
-        )
+        .where(*listing_live())
         .order_by(Service.id)
         .execution_options(yield_per=batch)
     )

@@ -22,6 +22,7 @@ from core.models.profit_share import ProfitShare
 from core.models.purchase_request import PurchaseRequest
 from core.models.rating import Rating
 from core.models.refund import Refund
+from core.models.review import PendingRevision, ReviewEvent
 from core.models.report import Report
 from core.models.schedule import Blackout, OpeningHours
 from core.models.service import Service
@@ -39,6 +40,6 @@ __all__ = [
     "IdempotencyKey", "IdleReport", "IndexChange", "Institution", "Instrument", "InstrumentLevels", "InstrumentMonth", "InstrumentStateInterval",
     "Job", "LedgerPosting", "LedgerTransaction", "MemberRole", "MemberStatus", "Notification",
     "OnboardingStatus", "OpeningHours", "Order", "OrderEvent", "OrderStatus", "OrderUsage", "Payment",
-    "ProfitShare", "PurchaseRequest", "Rating", "Refund", "Report", "Role", "SelfReportedHours", "Service", "SlotHold", "StoredDocument", "Synonym",
+    "PendingRevision", "ProfitShare", "PurchaseRequest", "Rating", "Refund", "Report", "ReviewEvent", "Role", "SelfReportedHours", "Service", "SlotHold", "StoredDocument", "Synonym",
     "UnmetDemand", "UsageCorrection", "UsageMonthVersion", "User", "VoucherApplication", "VoucherRedemption", "VoucherStatus",
 ]

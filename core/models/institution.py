@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 
 class OnboardingStatus(str, enum.Enum):
-    pending = "pending"
+    draft = "draft"  # being written by its admin
+    pending = "pending"  # submitted, waiting for a platform admin
+    needs_changes = "needs_changes"  # sent back by a platform admin with what to change
     approved = "approved"
     suspended = "suspended"
 

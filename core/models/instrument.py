@@ -34,6 +34,8 @@ class Instrument(Base):
     specs: Mapped[str | None] = mapped_column(Text)
     functions: Mapped[str | None] = mapped_column(Text)
     open_for_sharing: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 入网审核: only approved objects are searchable or bookable (core/models/review.py)
+    review_status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved", index=True)
     # the national record (数据报送): slugs here, Chinese labels in catalog/record_fields.py
     classification_code: Mapped[str | None] = mapped_column(String(16), index=True)  # 设备分类编码
     platform_code: Mapped[str | None] = mapped_column(String(32), unique=True)  # docs/import-format.md

@@ -33,6 +33,8 @@ class Service(Base):
     sample_requirements: Mapped[str | None] = mapped_column(Text)
     accreditations: Mapped[list[str]] = string_list_column()
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 入网审核: only approved objects are searchable or bookable (core/models/review.py)
+    review_status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved", index=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

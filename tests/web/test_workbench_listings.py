@@ -103,6 +103,18 @@ def test_bad_input_is_said_next_to_the_field_and_keeps_what_was_typed(
     assert float(_service(web_app, "T-CQ-S001").price_cny) == 300 and _stale(web_app) == []
 
 
+def approve_pending(web_app: Flask, code: str) -> None:
+    """A platform admin approves the listing's pending revision (入网审核 of a live listing's changes)."""
+    from core.models import User
+    from core.services.catalog.revisions import decide_revision, pending_of
+
+    with unit_of_work(web_app.extensions["platform"].session_factory) as session:
+        admin = session.scalar(select(User).where(User.username == "admin"))
+        revision = pending_of(session, "service", code)
+        assert revision is not None, "nothing waits for review"
+        decide_revision(session, admin, revision.id, approve=True)
+
+
 def test_an_edit_is_saved_and_marked_for_search(web_app: Flask, client_as: Callable[[str], FlaskClient]) -> None:
     staff = client_as("lab_staff")
     page = staff.get(EDIT).get_data(as_text=True)
@@ -111,18 +123,24 @@ def test_an_edit_is_saved_and_marked_for_search(web_app: Flask, client_as: Calla
                                    "sample_requirements": "每个样品不少于 100 g，密封", "sample_address":
                                    "重庆市某区科技路1号 分析测试中心 201 室", "csrf_token": csrf_of(page)})
     assert saved.status_code == 302
-    assert "已保存“食品中苏丹红I-IV号的测定”" in staff.get(saved.headers["Location"]).get_data(as_text=True)
+    told = staff.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "已保存“食品中苏丹红I-IV号的测定”" in told and "已提交平台审核" in told and "价格：300.00 → 288.50" in told
+    # the turnaround and the address apply at once; the price and the texts wait for review
     service = _service(web_app, "T-CQ-S001")
-    assert float(service.price_cny) == 288.5 and service.turnaround_days == 3
-    assert service.sample_requirements == "每个样品不少于 100 g，密封"
+    assert float(service.price_cny) == 300 and service.turnaround_days == 3 and service.sample_requirements is None
     assert _stale(web_app) == ["T-CQ-S001"]
     html = staff.get("/workbench/listings").get_data(as_text=True)
-    assert "¥288.50/样" in html and "3 天" in html
-    again = staff.get(EDIT).get_data(as_text=True)
-    assert "分析测试中心 201 室" in again and "HPLC 测定苏丹红，加急可议" in again
+    assert "¥300.00/样" in html and "3 天" in html and "修改待审核" in html
+    assert web_app.test_client().get("/api/v1/services/T-CQ-S001").get_json()["price_cny"] == 300
     # the address is the instrument's: the other listing on it shows it too
     assert "分析测试中心 201 室" in staff.get("/workbench/listings/T-CQ-S002/edit").get_data(as_text=True)
-    # the customers' API shows the new price at once (it reads the database)
+
+    approve_pending(web_app, "T-CQ-S001")
+    service = _service(web_app, "T-CQ-S001")
+    assert float(service.price_cny) == 288.5 and service.sample_requirements == "每个样品不少于 100 g，密封"
+    again = staff.get(EDIT).get_data(as_text=True)
+    assert "HPLC 测定苏丹红，加急可议" in again
+    # the customers' API shows the new price once approved (it reads the database)
     detail = web_app.test_client().get("/api/v1/services/T-CQ-S001").get_json()
     assert detail["price_cny"] == 288.5 and detail["sample_requirements"] == "每个样品不少于 100 g，密封"
     # saving the same again changes nothing and marks nothing more
@@ -130,7 +148,7 @@ def test_an_edit_is_saved_and_marked_for_search(web_app: Flask, client_as: Calla
                                   "sample_requirements": "每个样品不少于 100 g，密封", "sample_address":
                                   "重庆市某区科技路1号 分析测试中心 201 室", "csrf_token": csrf_of(page)})
     assert "没有改动" in staff.get(same.headers["Location"]).get_data(as_text=True)
-    assert _stale(web_app) == ["T-CQ-S001"]
+    assert _stale(web_app) == ["T-CQ-S001", "T-CQ-S001"]  # the edit's and the approval's, nothing more
 
 
 def test_off_the_shelf_and_back_on_reaches_search(web_app: Flask, client_as: Callable[[str], FlaskClient]) -> None:
@@ -144,7 +162,7 @@ def test_off_the_shelf_and_back_on_reaches_search(web_app: Flask, client_as: Cal
     assert "T-CQ-S001" in found("辣椒粉 苏丹红")
     off = post_form(staff, "/workbench/listings/T-CQ-S001/shelf", {"active": "0"}, page="/workbench/listings")
     html = staff.get(off.headers["Location"]).get_data(as_text=True)
-    assert "已下架" in html and not _service(web_app, "T-CQ-S001").active
+    assert "已下架" in html and not _service(web_app, "T-CQ-S001").active  # stopping bookings waits for no one
     assert _stale(web_app) == ["T-CQ-S001"]
     # taking it off twice (a double click) changes nothing more
     post_form(staff, "/workbench/listings/T-CQ-S001/shelf", {"active": "0"}, page="/workbench/listings")
@@ -155,8 +173,11 @@ def test_off_the_shelf_and_back_on_reaches_search(web_app: Flask, client_as: Cal
         sync_changes(session, engine.store, engine.encoder)
     assert "T-CQ-S001" not in found("辣椒粉 苏丹红") and _stale(web_app) == []
 
-    post_form(staff, "/workbench/listings/T-CQ-S001/shelf", {"active": "1"}, page="/workbench/listings")
+    back = post_form(staff, "/workbench/listings/T-CQ-S001/shelf", {"active": "1"}, page="/workbench/listings")
+    assert "重新上架已提交平台审核" in staff.get(back.headers["Location"]).get_data(as_text=True)
     post_form(staff, EDIT, {"price": "199", "turnaround_days": "5"})
+    assert not _service(web_app, "T-CQ-S001").active  # still off until approved
+    approve_pending(web_app, "T-CQ-S001")  # one revision: back on the shelf at 199
     with unit_of_work(platform.session_factory) as session:
         sync_changes(session, engine.store, engine.encoder)
     hits = {h.doc.code: h.doc for h in engine.search("辣椒粉 苏丹红", 10).hits}
@@ -297,8 +318,9 @@ def test_in_a_browser_staff_edit_a_listing_and_open_a_group_buy(web_app: Flask, 
     price.clear()
     price.send_keys("320")
     _click(browser, browser.find_element(By.ID, "save-listing"))
-    assert "已保存" in shown(browser, ".alert-success").text
-    assert "¥320.00/样" in browser.find_element(By.ID, "listings").text
+    assert "已提交平台审核" in shown(browser, ".alert-success").text
+    listed = browser.find_element(By.ID, "listings").text
+    assert "¥300.00/样" in listed and "修改待审核：价格：300.00 → 320.00" in listed
 
     browser.get(served + "/workbench/group-buys")
     browser.find_element(By.CSS_SELECTOR, "#service_code option[value='T-CQ-S002']").click()

@@ -11,12 +11,11 @@ console_bp = Blueprint("console", __name__, url_prefix="/console")
 console_bp.before_request(protect_forms)
 
 NAV = (
-    ("数据看板", "/console/dashboard"), ("闲置通报", "/console/idle-reports"), ("待审队列", "/console/queues"), ("目录", "/console/catalog"),
-    ("同义词", "/console/synonyms"), ("搜索索引", "/console/index"), ("未满足需求", "/console/unmet"),
-    ("用户", "/console/users"), ("后台任务", "/console/jobs"), ("API 文档", "/console/api-docs"),
-    ("微信绑定", "/console/wechat"),
-    ("新购查重", "/console/purchases"),
-    ("年度评价", "/console/evaluation"),
+    ("数据看板", "/console/dashboard"), ("闲置通报", "/console/idle-reports"), ("年度评价", "/console/evaluation"),
+    ("新购查重", "/console/purchases"), ("入网审核", "/console/reviews"), ("待审队列", "/console/queues"),
+    ("目录", "/console/catalog"), ("同义词", "/console/synonyms"), ("搜索索引", "/console/index"),
+    ("未满足需求", "/console/unmet"), ("用户", "/console/users"), ("后台任务", "/console/jobs"),
+    ("API 文档", "/console/api-docs"), ("微信绑定", "/console/wechat"),
 )
 
 

@@ -3,21 +3,21 @@ back. Changes reach search through the index outbox (marked in the same transact
 and a sync is requested after the commit."""
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
-import redis
 from flask import flash, g, redirect, render_template, request, url_for
 from wtforms import Form, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Length
 
 from core.errors import InvalidInput
-from core.queue import enqueue_index_sync
+from core.models import Role
 from core.services.catalog import lab_listings
+from core.services.catalog.review import STATUS_LABELS
+from core.services.catalog.revisions import describe
+from web.index_nudge import request_index_sync
 from web.session import LAB_ROLES, platform, requires
 from web.workbench.blueprint import workbench_bp
 
-log = logging.getLogger(__name__)
 
 
 def _price(_form: Form, field: StringField) -> None:
@@ -43,15 +43,6 @@ class ListingForm(Form):
         Length(max=lab_listings.MAX_ADDRESS, message="寄样地址最多 %(max)d 个字。")])
 
 
-def request_index_sync() -> None:
-    """Best effort after the commit: the outbox row is already written, so a missed nudge only waits
-    for the next sync."""
-    try:
-        enqueue_index_sync(platform().redis)
-    except redis.RedisError as exc:
-        log.warning("index sync not requested; the outbox keeps the change: %s", exc)
-
-
 def cents(price: Decimal) -> int:
     return int(price * 100)
 
@@ -60,12 +51,16 @@ def cents(price: Decimal) -> int:
 @requires(*LAB_ROLES)
 def listings():  # type: ignore[no-untyped-def]
     with platform().transaction(write=False) as session:
-        rows = [{"code": s.code, "name": s.name, "active": s.active, "price_cents": cents(s.price_cny),
-                 "unit": s.price_unit or "样", "turnaround_days": s.turnaround_days,
-                 "instrument_code": s.instrument.code, "instrument_name": s.instrument.name,
-                 "shared": s.instrument.open_for_sharing}
-                for s in lab_listings.listings_of(session, g.user.institution_id)]
-    return render_template("workbench/listings.html", rows=rows)
+        rows = []
+        for s in lab_listings.listings_of(session, g.user.institution_id):
+            revision = lab_listings.pending_revision(session, s.code)
+            rows.append({"code": s.code, "name": s.name, "active": s.active, "price_cents": cents(s.price_cny),
+                         "unit": s.price_unit or "样", "turnaround_days": s.turnaround_days,
+                         "instrument_code": s.instrument.code, "instrument_name": s.instrument.name,
+                         "shared": s.instrument.open_for_sharing, "review": s.review_status,
+                         "pending": describe(revision.changes) if revision else None})
+    return render_template("workbench/listings.html", rows=rows, review_labels=STATUS_LABELS,
+                           may_submit=g.user.role == Role.institution_admin)
 
 
 def _render_edit(code: str, form: ListingForm, status: int = 200):  # type: ignore[no-untyped-def]
@@ -99,14 +94,18 @@ def edit_listing(code: str):  # type: ignore[no-untyped-def]
     try:
         with platform().transaction() as session:
             service, changed = lab_listings.update_listing(session, g.user, code, changes)
-            name = service.name
+            name, revision = service.name, lab_listings.pending_revision(session, code)
+            waiting = describe(revision.changes) if revision else None
     except InvalidInput as exc:
         field = getattr(form, {"price_cny": "price"}.get(exc.details.get("field", ""), exc.details.get("field", "")), None)
         if field is None:
             raise
         field.errors = [*field.errors, exc.message]
         return _render_edit(code, form, 400)
-    if changed:
+    if changed and waiting:
+        request_index_sync()
+        flash(f"已保存“{name}”。以下修改已提交平台审核，通过前用户看到的仍是原内容：{waiting}。", "success")
+    elif changed:
         request_index_sync()
         flash(f"已保存“{name}”，搜索结果会在几分钟内更新。", "success")
     else:
@@ -123,6 +122,10 @@ def shelve_listing(code: str):  # type: ignore[no-untyped-def]
         name = service.name
     if changed:
         request_index_sync()
-    state = "已上架，用户可以搜索和预约" if active else "已下架，用户搜索不到也不能预约"
+    state = "已下架，用户搜索不到也不能预约"
+    if active:
+        with platform().transaction(write=False) as session:
+            live = lab_listings.lab_listing(session, g.user.institution_id, code).active
+        state = "已上架，用户可以搜索和预约" if live else "重新上架已提交平台审核，通过后用户即可搜索和预约"
     flash(f"“{name}”{state}。" if changed else f"“{name}”本来就{'在架上' if active else '已下架'}。", "success")
     return redirect(url_for("workbench.listings"))

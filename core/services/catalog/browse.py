@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.models import Institution, Instrument, OnboardingStatus, Service
+from core.models.review import APPROVED
 from core.services.catalog.synonyms import all_synonyms
 from core.services.paging import Paged
 
@@ -68,10 +69,12 @@ class ServiceRow:
     institution_name: str
     institution_status: OnboardingStatus
     city: str | None
+    reviewed: bool = True  # the listing and its instrument approved in review (入网审核)
 
     @property
     def searchable(self) -> bool:
-        return self.active and self.instrument_shared and self.institution_status == OnboardingStatus.approved
+        return (self.active and self.instrument_shared and self.institution_status == OnboardingStatus.approved
+                and self.reviewed)
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ def browse_services(session: Session, f: CatalogFilter) -> Paged[ServiceRow]:
         stmt = stmt.where(Service.active.is_(f.status == "active"))
     rows, total, page = _page(session, stmt, f, Service.code)
     items = [ServiceRow(s.code, s.name, float(s.price_cny), s.price_unit, s.active, ins.code, ins.name,
-                        ins.open_for_sharing, inst.code, inst.name, inst.status, inst.city) for s, ins, inst in rows]
+                        ins.open_for_sharing, inst.code, inst.name, inst.status, inst.city,
+                        s.review_status == APPROVED and ins.review_status == APPROVED) for s, ins, inst in rows]
     return Paged(items, total, page, f.per_page)
 
 

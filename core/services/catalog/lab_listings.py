@@ -12,9 +12,12 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Instrument, Role, Service, User
+from core.models.review import APPROVED, SUBMITTED, PendingRevision
+from core.services.catalog import revisions
 from core.services.catalog.index_outbox import mark_stale
+from core.services.catalog.revisions import REVIEWED_FIELDS
 from core.services.people.authz import require_role
 
 # the mailing address lives in the instrument's `extra` record (no column yet): the samples of every
@@ -77,7 +80,8 @@ def _text(value: str | None, limit: int, field: str, label: str) -> str | None:
 
 
 def update_listing(session: Session, actor: User, code: str, changes: ListingChanges) -> tuple[Service, bool]:
-    """Apply the lab's edit; answers the listing and whether anything changed."""
+    """Apply the lab's edit; answers the listing and whether anything changed. On a live listing the
+    reviewed fields (revisions.py) wait as a pending revision while the rest applies at once."""
     require_role(actor, Role.lab_staff, Role.institution_admin)
     service = lab_listing(session, actor.institution_id, code)
     price = parse_price(str(changes.price_cny))
@@ -89,7 +93,12 @@ def update_listing(session: Session, actor: User, code: str, changes: ListingCha
               "sample_requirements": _text(changes.sample_requirements, MAX_TEXT, "sample_requirements", "样品要求"),
               "price_cny": price, "turnaround_days": turnaround}
     address = _text(changes.sample_address, MAX_ADDRESS, "sample_address", "寄样地址")
+    if service.review_status == SUBMITTED:
+        raise Conflict("该服务正在审核中，审核结束前不能修改。", code="under_review")
     changed = False
+    if service.review_status == APPROVED:
+        reviewed = {k: values.pop(k) for k in list(values) if k in REVIEWED_FIELDS}
+        changed = revisions.propose(session, actor, service, reviewed) is not None
     for key, value in values.items():
         if getattr(service, key) != value:
             setattr(service, key, value)
@@ -106,12 +115,18 @@ def update_listing(session: Session, actor: User, code: str, changes: ListingCha
     return service, changed
 
 
+def pending_revision(session: Session, code: str) -> PendingRevision | None:
+    return revisions.pending_of(session, "service", code)
+
+
 def set_listing_active(session: Session, actor: User, code: str, active: bool) -> tuple[Service, bool]:
     """Put the listing on the shelf or take it off (search, booking); answers whether it changed."""
     require_role(actor, Role.lab_staff, Role.institution_admin)
     service = lab_listing(session, actor.institution_id, code)
     if service.active == active:
         return service, False
+    if active and service.review_status == APPROVED:  # back on the shelf: reviewed (revisions.py)
+        return service, revisions.propose(session, actor, service, {"active": True}) is not None
     service.active = active
     mark_stale(session, [service.code])
     return service, True

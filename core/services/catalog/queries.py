@@ -8,13 +8,13 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 from core.models import Institution, Instrument, OnboardingStatus, Service
+from core.models.review import APPROVED
+from core.services.catalog.visibility import instrument_live, listing_live
 
 
 def _public(stmt: Select) -> Select:  # type: ignore[type-arg]
     """Only what search may show: active listings on shared instruments of approved institutions."""
-    return stmt.where(
-        Service.active.is_(True), Instrument.open_for_sharing.is_(True), Institution.status == OnboardingStatus.approved
-    )
+    return stmt.where(*listing_live())
 
 
 def _listing_stmt() -> Select:  # type: ignore[type-arg]
@@ -44,12 +44,13 @@ def instrument_detail(session: Session, code: str) -> tuple[Instrument, Institut
     row = session.execute(
         select(Instrument, Institution)
         .join(Institution, Instrument.institution_id == Institution.id)
-        .where(Instrument.code == code, Instrument.open_for_sharing.is_(True), Institution.status == OnboardingStatus.approved)
+        .where(Instrument.code == code, *instrument_live())
     ).first()
     if row is None:
         raise NotFound(f"没有开放共享的仪器 {code}。", code="instrument_not_found")
     services = session.scalars(
-        select(Service).where(Service.instrument_id == row[0].id, Service.active.is_(True)).order_by(Service.code)
+        select(Service).where(Service.instrument_id == row[0].id, Service.active.is_(True),
+                              Service.review_status == APPROVED).order_by(Service.code)
     ).all()
     return row[0], row[1], list(services)
 

@@ -15,6 +15,7 @@ from core.models import (
     DeliveryMode, GroupBuyCampaign, Institution, Instrument, OnboardingStatus, Order, OrderEvent, OrderStatus, Role,
     Service, User,
 )
+from core.models.review import APPROVED
 from core.models._types import utcnow
 from core.queue import AUTO_CONFIRM_JOB, EXPIRE_ORDER_JOB, REMIND_CONFIRM_JOB, defer
 from core.services.orders import escrow, slots, vouchers
@@ -75,6 +76,8 @@ def _bookable_service(session: Session, code: str) -> tuple[Service, Instrument,
         raise NotFound(f"检测服务 {code} 不存在或暂不可预约。", code="service_not_found")
     if row[2].status != OnboardingStatus.approved:
         raise BusinessRuleViolation("该实验室目前未通过平台审核，暂不能下单。", code="institution_not_approved")
+    if row[0].review_status != APPROVED or row[1].review_status != APPROVED:
+        raise BusinessRuleViolation("该检测服务尚未通过平台审核，暂不能下单。", code="listing_not_approved")
     return row[0], row[1], row[2]
 
 
