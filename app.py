@@ -15,6 +15,7 @@ from bot import blueprints as bot_blueprints
 from bot.cli import bot_cli
 from bot.dialogue import Dialogue
 from core.cli import catalog_cli, db_cli, stop_embedded_command, users_cli
+from core.data_cli import data_cli
 from core.config import Settings, load_settings
 from core.order_cli import orders_cli
 from core.db import unit_of_work
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli, iot_cli):
         app.cli.add_command(group)
+    app.cli.add_command(data_cli)
     app.cli.add_command(serve)
     app.cli.add_command(worker)
     app.cli.add_command(stop_embedded_command)

@@ -8,10 +8,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import g, render_template, request
+from flask import Response, flash, g, redirect, render_template, request, url_for
 
+from core.errors import AppError, NotFound
 from core.models import OrderStatus
 from core.models._types import utcnow
+from core.report_storage import LocalReportStorage
+from core.services.catalog.instrument_photos import PHOTO_MAX_BYTES, photo_of, photos_dir, store_photo
+from core.services.catalog.record_fields import record_rows
 from core.services.orders.lifecycle import STATUS_LABELS
 from core.services.usage.hours import STATES, MonthUsage, month_usage, parse_month
 from core.services.usage.timeline import DayBands, InstrumentNow, instruments_now, recent_bands, viewable_instrument
@@ -25,6 +29,10 @@ STATE_COLOURS = {"on": "#2e9e44", "standby": "#f0a020", "off": "#9aa0a6", "offli
 BADGES = {"on": "text-bg-success", "standby": "text-bg-warning", "off": "text-bg-secondary",
           "offline": "text-bg-danger", "unknown": "text-bg-light border"}
 WEEKDAYS = "一二三四五六日"
+# what the photo's address shows before a photo is uploaded
+NO_PHOTO_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
+                '<rect width="320" height="240" fill="#f1f3f5"/><text x="160" y="126" font-size="18" fill="#868e96" '
+                'text-anchor="middle">暂无照片</text></svg>')
 EXTERNAL_COLOUR, INTERNAL_COLOUR = "#1f6feb", "#8cc4ff"
 
 
@@ -142,10 +150,46 @@ def render_instrument(code: str, correction_form: FormState | None = None, statu
         days = recent_bands(session, found.id, tz, days=7, now=now)
         usage = month_usage(session, g.user, code, month, tz, now=now)
         card = sensor_card(session, g.user, found.code, correction_form)
+        record, photo = record_rows(found), found.photo_file
     no_shows = [{"slot": s, "status": STATUS_LABELS.get(OrderStatus(s.status), s.status)}
                 for s in usage.possible_no_shows]
     return render_template(
         "workbench/instruments_detail.html", live=_row(live, now), days=days, usage=usage, no_shows=no_shows,
         month=month, previous_month=_shift(month, -1), next_month=_shift(month, 1), labels=STATE_LABELS,
         colours=STATE_COLOURS, states=STATES, timeline_chart=timeline_option(days), month_chart=month_option(usage),
-        **card), status
+        record=record, photo=photo, photo_max_bytes=PHOTO_MAX_BYTES, **card), status
+
+
+@workbench_bp.post("/instruments/<code>/photo")
+@requires(*LAB_ROLES)
+def instrument_photo_upload(code: str):  # type: ignore[no-untyped-def]
+    """The record's photo: a JPEG of at most 1 MB; a refusal comes back on the page in Chinese."""
+    p = platform()
+    storage = LocalReportStorage(photos_dir(p.settings))
+    upload = request.files.get("photo")
+    data = upload.stream.read(PHOTO_MAX_BYTES + 1) if upload and upload.filename else b""  # never more into memory
+    try:
+        with p.transaction() as session:
+            _, replaced = store_photo(session, g.user, code, data, storage)
+    except NotFound:
+        raise
+    except AppError as exc:
+        flash(exc.message, "error")
+    else:
+        if replaced:
+            storage.delete(replaced)  # only now: had the commit failed, the old photo would still be the one
+        flash("仪器照片已上传。", "success")
+    return redirect(url_for("workbench.instrument", code=code))
+
+
+@workbench_bp.get("/instruments/<code>/photo")
+@requires(*LAB_ROLES)
+def instrument_photo(code: str):  # type: ignore[no-untyped-def]
+    p = platform()
+    with p.transaction(write=False) as session:
+        data = photo_of(session, g.user, code, LocalReportStorage(photos_dir(p.settings)))
+    # the institution's own staff only: no shared cache may keep it
+    headers = {"Cache-Control": "private, no-cache"}
+    if data is None:
+        return Response(NO_PHOTO_SVG, mimetype="image/svg+xml", headers=headers)
+    return Response(data, mimetype="image/jpeg", headers=headers)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from core.models import Institution, Instrument, Service
+from core.services.catalog.record_fields import wan_from_cny
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -35,6 +36,16 @@ def _instrument(ins: Instrument) -> dict[str, Any]:
         "purchase_date": ins.purchase_date.isoformat() if ins.purchase_date else None,
         "location": ins.location, "specs": ins.specs, "functions": ins.functions,
         "open_for_sharing": ins.open_for_sharing,
+        # the national record; value_wan only when it is exact with two decimals (value_cny always is)
+        "classification_code": ins.classification_code, "platform_code": ins.platform_code,
+        "acquisition": ins.acquisition, "country": ins.country, "value_wan": _number(wan_from_cny(ins.value_cny)),
+        "in_service_date": ins.in_service_date.isoformat() if ins.in_service_date else None,
+        "disciplines": ins.disciplines, "run_status": ins.run_status, "share_mode": ins.share_mode,
+        "fee_standard": ins.fee_standard,
+        # false is the default: written only when true, so files of instruments without a record stay as they were
+        "customs_supervised": ins.customs_supervised or None,
+        "province": ins.province, "city": ins.city, "county": ins.county,
+        "contact_name": ins.contact_name, "contact_phone": ins.contact_phone,
     })
 
 

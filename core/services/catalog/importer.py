@@ -15,9 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from core.errors import AppError
 from core.models import Institution, Instrument, OnboardingStatus, Service
+from core.services.catalog import record_fields as rf
 from core.services.catalog.index_outbox import mark_stale, services_of_institution
-from core.services.catalog.schema import CatalogLine, describe_validation_error
+from core.services.catalog.platform_code import assign_platform_code
+from core.services.catalog.schema import CatalogLine, InstrumentIn, describe_validation_error
 
 M = TypeVar("M", Institution, Instrument, Service)
 
@@ -65,8 +68,39 @@ _KEEP_WHEN_OMITTED = ("status", "active", "open_for_sharing")
 _CREATE_DEFAULTS: dict[type, dict[str, Any]] = {Institution: {"status": OnboardingStatus.approved}}
 
 
-def _upsert(session: Session, model: type[M], data: BaseModel, extra: dict[str, Any]) -> tuple[M, str]:
-    values = data.model_dump() | extra
+# the national record's fields: maintained outside the catalog file too, so a line without the key (every
+# file written before they existed) leaves them as stored; a key given as null clears the field
+RECORD_FIELDS = ("classification_code", "acquisition", "country", "in_service_date", "disciplines", "run_status",
+                 "share_mode", "fee_standard", "customs_supervised", "province", "city", "county", "contact_name",
+                 "contact_phone")
+# what a record field given as null becomes (the others become None)
+_CLEARED: dict[str, Any] = {"disciplines": [], "customs_supervised": False}
+# read or derived, never written as such
+_NOT_COLUMNS = ("value_wan", "platform_code", *RECORD_FIELDS)
+
+
+def _instrument_values(data: InstrumentIn, stored: Instrument | None) -> dict[str, Any]:
+    """The instrument's columns as the line sets them."""
+    values = data.model_dump(exclude=set(_NOT_COLUMNS))
+    given = data.model_fields_set
+    for key in RECORD_FIELDS:
+        if key in given:
+            value = getattr(data, key)
+            values[key] = _CLEARED.get(key) if value is None else value
+    if data.value_wan is not None and data.value_cny is None:
+        values["value_cny"] = data.value_wan * rf.WAN
+    # share_mode and open_for_sharing say one thing: the one given decides the other (both: the schema
+    # has checked they agree)
+    if data.share_mode is not None:
+        values["open_for_sharing"] = rf.sharing_from_mode(data.share_mode)
+    elif data.open_for_sharing is not None and "share_mode" not in given:
+        values["share_mode"] = rf.mode_after_opening(data.open_for_sharing, stored.share_mode if stored else None)
+    return values
+
+
+def _upsert(session: Session, model: type[M], data: BaseModel | dict[str, Any],
+            extra: dict[str, Any]) -> tuple[M, str]:
+    values = (data if isinstance(data, dict) else data.model_dump()) | extra
     for key in _KEEP_WHEN_OMITTED:
         if key in values and values[key] is None:
             del values[key]
@@ -94,8 +128,13 @@ def _parse(raw: str) -> CatalogLine:
 def _write_line(session: Session, line: CatalogLine, report: ImportReport) -> None:
     institution, inst_outcome = _upsert(session, Institution, line.institution, {})
     session.flush()
-    instrument, instr_outcome = _upsert(session, Instrument, line.instrument, {"institution_id": institution.id})
+    stored = session.scalar(select(Instrument).where(Instrument.code == line.instrument.code))
+    instrument, instr_outcome = _upsert(session, Instrument, _instrument_values(line.instrument, stored),
+                                        {"institution_id": institution.id})
     session.flush()
+    if assign_platform_code(session, instrument, institution, line.instrument.platform_code) \
+            and instr_outcome == "unchanged":
+        instr_outcome = "updated"  # a code restored from an export, or one its classification was still owed
     outcomes = [("institution", institution.code, inst_outcome), ("instrument", instrument.code, instr_outcome)]
     touched: set[str] = set()
     for service_in in line.services:
@@ -146,6 +185,9 @@ def import_catalog(
         savepoint = session.begin_nested()
         try:
             _write_line(session, parsed, report)
+        except AppError as exc:  # a rule that needs the database (a platform code already taken)
+            savepoint.rollback()
+            report.rejected.append(RejectedLine(line_no, f"instrument.platform_code: {exc.message}"))
         except SQLAlchemyError as exc:
             savepoint.rollback()
             report.rejected.append(RejectedLine(line_no, f"could not be stored: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}"))
