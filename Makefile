@@ -43,12 +43,13 @@ migrate: prerequisites venv assets
 
 catalog: migrate
 	$(FLASK) search synonyms load data/synonyms.jsonl
-	$(FLASK) catalog import data/demo_catalog.jsonl
+	$(FLASK) catalog import --approve data/demo_catalog.jsonl
 
 index: catalog
 	$(FLASK) search reindex
 
 demo: index
+	$(FLASK) data backfill-demo
 	@echo
 	@echo "后台（实验室工作台 / 平台管理控制台）：http://$(HOST):$(PORT)/login   演示账号："
 	@$(FLASK) users demo-accounts

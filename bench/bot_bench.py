@@ -56,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
         app = create_app(load_settings({"DATA_DIR": tmp, "WECHAT_TOKEN": TOKEN, "INDEX_BUILD_WORKERS": "1", "DEMO_MODE": "1"}))
         runner = app.test_cli_runner()
-        for cmd in (["db", "upgrade"], ["catalog", "import", str(ROOT / "data" / "demo_catalog.jsonl")], ["search", "reindex"]):
+        for cmd in (["db", "upgrade"], ["catalog", "import", "--approve", str(ROOT / "data" / "demo_catalog.jsonl")], ["search", "reindex"]):
             result = runner.invoke(args=cmd)
             assert result.exit_code == 0, result.output
         engine = app.extensions["search"]

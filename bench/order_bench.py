@@ -179,7 +179,7 @@ def migrate_and_import(env: dict[str, str]) -> None:
     app = create_app(load_settings(env))
     try:
         runner = app.test_cli_runner()
-        for cmd in (["db", "upgrade"], ["catalog", "import", str(MINI_CATALOG)]):
+        for cmd in (["db", "upgrade"], ["catalog", "import", "--approve", str(MINI_CATALOG)]):
             result = runner.invoke(args=cmd)
             if result.exit_code != 0:
                 raise SystemExit(f"flask {' '.join(cmd)} failed:\n{result.output}")

@@ -191,8 +191,10 @@ def users_sign_out(username: str) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Write nothing if any line is bad.")
 @click.option("--dry-run", is_flag=True, help="Validate and count, then roll back.")
-def catalog_import(file: Path, strict: bool, dry_run: bool) -> None:
-    """Upsert a JSON Lines catalog by code (see DESIGN.md for the format)."""
+@click.option("--approve", is_flag=True,
+              help="A trusted bulk load: new objects go live at once. Without it they wait for review (入网审核).")
+def catalog_import(file: Path, strict: bool, dry_run: bool, approve: bool) -> None:
+    """Upsert a JSON Lines catalog by code (the format: docs/import-format.md)."""
     size = file.stat().st_size
     session = platform().session_factory()
     try:
@@ -201,7 +203,7 @@ def catalog_import(file: Path, strict: bool, dry_run: bool) -> None:
             length=size, label="Importing", file=sys.stderr, show_percent=True, show_eta=True
         ) as bar:
             try:
-                report = import_catalog(session, fh, strict=strict, progress=bar.update)
+                report = import_catalog(session, fh, strict=strict, progress=bar.update, approve=approve)
             except UnicodeDecodeError as exc:
                 session.rollback()
                 click.echo(f"Error: {file} is not UTF-8 text ({exc.reason} at byte {exc.start}). Nothing was imported.", err=True)

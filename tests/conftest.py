@@ -111,7 +111,7 @@ def app(tmp_path: Path, app_factory: Callable[..., Flask]) -> Flask:
 def catalog_app(app: Flask) -> Flask:
     """A fresh app with the mini catalog and the synonym dictionary indexed."""
     assert cli(app, "search", "synonyms", "load", str(SYNONYMS)).exit_code == 0
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     assert cli(app, "search", "reindex").exit_code == 0
     return app
 
@@ -119,7 +119,7 @@ def catalog_app(app: Flask) -> Flask:
 def build_catalog_app(data_dir: Path, **env: str) -> Flask:
     """An app with the mini catalog imported and indexed (the dictionary comes with the migration)."""
     application = build_app(data_dir, **env)
-    assert cli(application, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(application, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     assert cli(application, "search", "reindex").exit_code == 0
     return application
 

@@ -44,7 +44,7 @@ def _institutions(application: Flask) -> int:
 def test_an_import_beside_a_busy_writer_says_so_and_writes_nothing(sqlite_app: Flask) -> None:
     other = _held_lock(sqlite_app)
     try:
-        result = cli(sqlite_app, "catalog", "import", str(MINI_CATALOG))
+        result = cli(sqlite_app, "catalog", "import", "--approve", str(MINI_CATALOG))
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -73,7 +73,7 @@ def test_a_lock_that_frees_while_waiting_is_waited_for(sqlite_app: Flask) -> Non
     release = threading.Timer(0.15, lambda: (other.execute("ROLLBACK"), other.close()))
     release.start()
     try:
-        result = cli(sqlite_app, "catalog", "import", str(MINI_CATALOG))
+        result = cli(sqlite_app, "catalog", "import", "--approve", str(MINI_CATALOG))
     finally:
         release.join()
     assert result.exit_code == 0, result.output

@@ -45,7 +45,7 @@ def stored(app: Flask, code: str = "X-1") -> dict[str, Any]:
 
 
 def imported(app: Flask, write_lines: Callable[..., Path], *lines: str) -> Any:
-    result = cli(app, "catalog", "import", str(write_lines(*lines)))
+    result = cli(app, "catalog", "import", "--approve", str(write_lines(*lines)))
     assert result.exit_code in (0, 2), result.output
     return result
 
@@ -68,14 +68,14 @@ def test_the_record_keys_go_in_as_slugs_whether_written_as_slug_or_chinese_label
 
 
 def test_an_old_file_imports_as_before_and_leaves_a_record_alone(app: Flask, write_lines: Callable[..., Path]) -> None:
-    result = cli(app, "catalog", "import", str(MINI_CATALOG))
+    result = cli(app, "catalog", "import", "--approve", str(MINI_CATALOG))
     assert "services 10 created" in result.stdout and "0 rejected" in result.stdout
     first = json.loads(MINI_CATALOG.read_text("utf-8").splitlines()[0])["instrument"]
     record = stored(app, first["code"])
     assert (record["name"], record["model"], record["value_cny"]) == (first["name"], first["model"], Decimal(first["value_cny"]))
     assert record["platform_code"] is None and record["classification_code"] is None
     assert record["share_mode"] is None and record["disciplines"] == [] and record["customs_supervised"] is False
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).stdout.count("0 rejected") == 1
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).stdout.count("0 rejected") == 1
 
     # a record filled in since: an old-format line (none of its keys) does not wipe it
     imported(app, write_lines, line(**RECORD))
@@ -119,7 +119,7 @@ def test_each_bad_value_is_a_chinese_reason_naming_line_and_field_and_nothing_of
                                                                      '"name": "高效液相色谱仪", "value_wan": NaN'))
     lines.append(line("BAD-INF", institution="BAD-INST-INF").replace('"name": "高效液相色谱仪"',
                                                                      '"name": "高效液相色谱仪", "value_wan": Infinity'))
-    result = cli(app, "catalog", "import", str(write_lines(*lines)))
+    result = cli(app, "catalog", "import", "--approve", str(write_lines(*lines)))
     assert result.exit_code == 2  # every line refused
     for number, (_, reason) in enumerate(BAD_VALUES, start=1):
         assert f"line {number}: rejected: {reason}" in result.stderr
@@ -157,9 +157,9 @@ def test_export_then_import_gives_the_same_record_here_and_in_a_fresh_database(
     assert exported[1]["share_mode"] == "none" and exported[1]["open_for_sharing"] is False
     assert "customs_supervised" not in exported[1] and exported[1]["value_wan"] == 38.5
 
-    assert "instruments 0/0/2" in cli(app, "catalog", "import", str(out)).stdout  # the same database: nothing changes
+    assert "instruments 0/0/2" in cli(app, "catalog", "import", "--approve", str(out)).stdout  # the same database: nothing changes
     fresh = app_factory(tmp_path / "fresh")
-    assert "0 rejected" in cli(fresh, "catalog", "import", str(out)).stdout
+    assert "0 rejected" in cli(fresh, "catalog", "import", "--approve", str(out)).stdout
     for code in ("X-1", "X-2"):
         before, after = stored(app, code), stored(fresh, code)
         for volatile in ("id", "institution_id", "created_at", "updated_at", "calendar_feed_secret"):

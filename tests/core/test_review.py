@@ -3,7 +3,7 @@ console; rejected it goes back to draft with the reason told to its institution;
 a change to a live listing waits while the live price stays; every decision is in the audit log."""
 from __future__ import annotations
 
-from pathlib import Path
+import json
 from typing import Any, Iterator
 
 import pytest
@@ -79,7 +79,7 @@ def test_a_draft_is_not_live_until_approved_and_a_rejection_says_why(market: Mar
         review.submit(session, who["cq-admin"], "service", "T-CQ-S002")
         assert review.decide(session, who["root"], "service", "T-CQ-S002", "approve").status == APPROVED
         log = [(e.action, e.actor_name, e.reason) for e in review.history(session, "service", "T-CQ-S002")]
-    assert log == [("submitted", "重庆管理员", None), ("rejected", "平台审核员", "价格单位不清"),
+    assert log == [("imported_approved", "目录导入", None), ("submitted", "重庆管理员", None), ("rejected", "平台审核员", "价格单位不清"),
                    ("submitted", "重庆管理员", None), ("needs_changes", "平台审核员", "补充样品要求"),
                    ("submitted", "重庆管理员", None), ("approved", "平台审核员", None)]
     assert "T-CQ-S002" in searchable(app)
@@ -113,4 +113,24 @@ def test_a_change_to_a_live_listing_waits_and_the_live_price_stays(market: Marke
             revisions.decide_revision(session, who["root"], again.id, approve=True)
         assert float(session.scalar(select(Service.price_cny).where(Service.code == "T-CQ-S001"))) == 320
         actions = [e.action for e in review.history(session, "service", "T-CQ-S001")]
-    assert actions == ["revision_submitted", "revision_rejected", "revision_submitted", "revision_approved"]
+    assert actions == ["imported_approved", "revision_submitted", "revision_rejected", "revision_submitted",
+                       "revision_approved"]
+
+
+def test_import_without_approve_waits_for_review(app: Flask, write_lines: Any) -> None:
+    line = {"institution": {"code": "T-NEW", "name": "新入网检测中心", "city": "宁波"},
+            "instrument": {"code": "T-NEW-0001", "name": "原子吸收光谱仪", "category": "分析仪器/光谱仪器"},
+            "services": [{"code": "T-NEW-S001", "name": "食品中铅的测定", "price_cny": 200}]}
+    assert cli(app, "catalog", "import", str(write_lines(json.dumps(line, ensure_ascii=False)))).exit_code == 0
+    with unit_of_work(app.extensions["platform"].session_factory) as session:
+        inst = session.scalar(select(Institution).where(Institution.code == "T-NEW"))
+        service = session.scalar(select(Service).where(Service.code == "T-NEW-S001"))
+        assert inst.status.value == "pending" and service.review_status == SUBMITTED
+        assert {i.code for i in review.waiting(session)} == {"T-NEW", "T-NEW-0001", "T-NEW-S001"}
+    trusted = {"institution": {**line["institution"], "code": "T-NEW2"}, "instrument": {
+        **line["instrument"], "code": "T-NEW2-0001"}, "services": [{"code": "T-NEW2-S001", "name": "食品中镉的测定",
+                                                                   "price_cny": 220}]}
+    assert cli(app, "catalog", "import", "--approve", str(write_lines(json.dumps(trusted, ensure_ascii=False)))).exit_code == 0
+    with unit_of_work(app.extensions["platform"].session_factory) as session:
+        assert session.scalar(select(Service.review_status).where(Service.code == "T-NEW2-S001")) == APPROVED
+        assert [e.action for e in review.history(session, "service", "T-NEW2-S001")] == ["imported_approved"]

@@ -77,5 +77,5 @@ def broker() -> Iterator[Broker]:
 def iot_app(tmp_path: Path, app_factory: Callable[..., Flask], broker: Broker) -> Flask:
     """A migrated app with the mini catalog (no search index: these tests do not search)."""
     app = app_factory(tmp_path, **broker.env)
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     return app

@@ -40,7 +40,7 @@ def usage_app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     from tests.conftest import build_app
 
     app = build_app(tmp_path_factory.mktemp("usage"))
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     with unit_of_work(app.extensions["platform"].session_factory) as session:
         hplc, service, customer = hplc_service_customer(session)
         # Monday 3 March: standby 8-9, on 9-11, standby 11-12, off 12-14, on 14-15 (internal), off after
@@ -148,7 +148,7 @@ def test_each_hour_says_whether_it_was_measured_amended_corrected_or_unknown(app
     from core.services.people.authz import command_line_actor
 
     app = app_factory(tmp_path)
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     with unit_of_work(app.extensions["platform"].session_factory) as session:
         iid = session.scalar(select(Instrument.id).where(Instrument.code == HPLC))
         # 8-10 standby live, 10-12 offline (a gateway lost its link), 12-13 on, 13-15 the clamp sent zeros, then off
@@ -174,7 +174,7 @@ def test_orders_that_ran_check_the_sensor_model(app_factory, tmp_path) -> None: 
     from core.services.usage.label_check import order_evidence
 
     app = app_factory(tmp_path)
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     with unit_of_work(app.extensions["platform"].session_factory) as session:
         hplc, service, customer = hplc_service_customer(session)
         # the sensor saw standby all day: its "on" level was taken for standby
@@ -203,7 +203,7 @@ def test_a_frozen_month_keeps_what_the_report_read_and_a_correction_adds_a_versi
     from core.services.usage.frozen_months import freeze_month, month_versions
 
     app = app_factory(tmp_path)
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     now = local(31, 12)  # 31 March 2025: February is over, March is not
     with unit_of_work(app.extensions["platform"].session_factory) as session:
         iid = session.scalar(select(Instrument.id).where(Instrument.code == HPLC))

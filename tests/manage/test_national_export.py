@@ -45,7 +45,7 @@ def market(tmp_path: Path) -> Iterator[Market]:
     second["instrument"].update({"classification_code": "0102", "in_service_date": "2025-06-01"})  # after March
     record = tmp_path / "record.jsonl"
     record.write_text(json.dumps(first, ensure_ascii=False) + "\n" + json.dumps(second, ensure_ascii=False) + "\n", "utf-8")
-    assert "0 rejected" in cli(app, "catalog", "import", str(record)).stdout
+    assert "0 rejected" in cli(app, "catalog", "import", "--approve", str(record)).stdout
     _settled_orders(app)
     yield m
     stop_app(app)

@@ -387,7 +387,7 @@ def test_the_idempotency_key_records_one_check(app: Flask, api: dict[str, dict[s
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     application = build_app(tmp_path_factory.mktemp("purchase-demo"))
-    imported = cli(application, "catalog", "import", str(ROOT / "data" / "demo_catalog.jsonl"))
+    imported = cli(application, "catalog", "import", "--approve", str(ROOT / "data" / "demo_catalog.jsonl"))
     assert imported.exit_code == 0, imported.output
     yield application
     stop_app(application)

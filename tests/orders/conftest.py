@@ -126,7 +126,7 @@ def next_weekday_at(hour: int, days_ahead: int = 7) -> datetime:
 
 
 def build_market(app: Flask) -> Market:
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     market = Market(app, app.test_client(), {}, {}, {}, {})
     market.customer = market.sign_in(name="张三")
     market.food_lab = market.sign_in("lab_staff", "T-CQ-FOOD", name="食品实验室")

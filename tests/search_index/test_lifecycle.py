@@ -40,11 +40,11 @@ def test_changes_reach_a_running_engine_without_a_rebuild(catalog_app: Flask, wr
     assert "T-HZ-S001" not in _codes(app, "辣椒粉里有没有苏丹红")
 
     # create through an import: found at once
-    assert cli(app, "catalog", "import", str(write_lines(_new_listing("T-CD-S010", "金属夏比摆锤冲击试验")))).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(write_lines(_new_listing("T-CD-S010", "金属夏比摆锤冲击试验")))).exit_code == 0
     assert _codes(app, "夏比冲击试验")[0] == "T-CD-S010"
 
     # update: the new name is what is found
-    cli(app, "catalog", "import", str(write_lines(_new_listing("T-CD-S010", "低温夏比V型缺口冲击试验"))))
+    cli(app, "catalog", "import", "--approve", str(write_lines(_new_listing("T-CD-S010", "低温夏比V型缺口冲击试验"))))
     hit = engine.search("低温冲击", 1).hits[0]
     assert (hit.doc.code, hit.doc.name) == ("T-CD-S010", "低温夏比V型缺口冲击试验")
     assert len([c for c in _codes(app, "冲击试验") if c == "T-CD-S010"]) == 1  # no stale duplicate

@@ -18,7 +18,7 @@ BLIND = DATA / "blind"
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = build_app(tmp_path_factory.mktemp("demo"))
     assert cli(app, "search", "synonyms", "load", str(SYNONYMS)).exit_code == 0
-    imported = cli(app, "catalog", "import", "--strict", str(DEMO_CATALOG))
+    imported = cli(app, "catalog", "import", "--approve", "--strict", str(DEMO_CATALOG))
     assert imported.exit_code == 0 and "0 rejected" in imported.stdout
     assert cli(app, "search", "reindex").exit_code == 0
     yield app
@@ -67,7 +67,7 @@ def test_evaluate_command_prints_the_three_modes_and_the_misses(demo_app: Flask,
 
 def test_a_catalog_written_blind_to_the_method_is_searched_as_well(app: Flask) -> None:
     # the migration seeds the dictionary: no load step here
-    assert cli(app, "catalog", "import", "--strict", str(BLIND / "catalog.jsonl")).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", "--strict", str(BLIND / "catalog.jsonl")).exit_code == 0
     assert cli(app, "search", "reindex").exit_code == 0
     queries = read_queries((BLIND / "queries.jsonl").read_text("utf-8").splitlines())
     lexical, vector, hybrid = evaluate(app.extensions["search"], queries)

@@ -30,7 +30,7 @@ CHINESE = re.compile(r"[\u4e00-\u9fff]")
 def lab(app: Flask) -> dict[str, Any]:
     """HPLC two days ago: off, standby 8–10 h, off 10–20 h, then standby until now (the open interval);
     staff of its institution (T-CQ-FOOD), staff of another (T-HZ-ATC), a platform admin, a customer."""
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     base = (utcnow() - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     with unit_of_work(app.extensions["platform"].session_factory) as session:
         hplc = session.scalar(select(Instrument).where(Instrument.code == HPLC))

@@ -29,7 +29,7 @@ LO, HI = month_bounds(MONTH, TZ)
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = build_app(tmp_path_factory.mktemp("month-totals"))
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     yield app
     stop_app(app)
 

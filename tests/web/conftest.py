@@ -51,7 +51,7 @@ def post_form(client: FlaskClient, url: str, data: dict[str, str] | None = None,
 
 
 def build_web_app(app: Flask) -> Flask:
-    assert cli(app, "catalog", "import", str(MINI_CATALOG)).exit_code == 0
+    assert cli(app, "catalog", "import", "--approve", str(MINI_CATALOG)).exit_code == 0
     result = cli(app, "users", "demo-accounts", "--institution", INSTITUTION)
     assert result.exit_code == 0, result.output
     return app

@@ -75,7 +75,7 @@ def test_long_lists_come_in_pages(web_app: Flask, client_as: Callable[[str], Fla
             "instrument": {"code": "T-PG-0001", "name": "分页测试仪"}, "services": services}
     path = tmp_path / "more.jsonl"
     path.write_text(json.dumps(line, ensure_ascii=False) + "\n", "utf-8")
-    assert cli(web_app, "catalog", "import", str(path)).exit_code == 0
+    assert cli(web_app, "catalog", "import", "--approve", str(path)).exit_code == 0
     admin = client_as("platform_admin")
     first = admin.get(f"{CATALOG}?city=武汉").get_data(as_text=True)
     assert len(codes_on(first)) == 20 and "共 25 条，第 1 / 2 页" in first

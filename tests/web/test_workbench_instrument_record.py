@@ -42,7 +42,7 @@ def recorded(web_app: Flask, tmp_path: Path) -> Flask:
                                 "city": "重庆", "county": "渝北区"})
     path = tmp_path / "record.jsonl"
     path.write_text(json.dumps(first, ensure_ascii=False) + "\n", "utf-8")
-    assert "0 rejected" in cli(web_app, "catalog", "import", str(path)).stdout
+    assert "0 rejected" in cli(web_app, "catalog", "import", "--approve", str(path)).stdout
     with unit_of_work(web_app.extensions["platform"].session_factory) as session:
         create_staff(session, "hz-lab", "password-hz-1", "T-HZ-ATC")
     return web_app

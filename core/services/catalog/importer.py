@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from core.errors import AppError
 from core.models import Institution, Instrument, OnboardingStatus, Service
+from core.models.review import APPROVED, SUBMITTED
 from core.services.catalog import record_fields as rf
 from core.services.catalog.index_outbox import mark_stale, services_of_institution
 from core.services.catalog.platform_code import assign_platform_code
+from core.services.catalog.review import record
 from core.services.catalog.schema import CatalogLine, InstrumentIn, describe_validation_error
 
 M = TypeVar("M", Institution, Instrument, Service)
@@ -65,7 +67,14 @@ def _assign(obj: Any, values: dict[str, Any]) -> bool:
 
 # Flags an admin may have changed: left alone on update when the line omits them.
 _KEEP_WHEN_OMITTED = ("status", "active", "open_for_sharing")
-_CREATE_DEFAULTS: dict[type, dict[str, Any]] = {Institution: {"status": OnboardingStatus.approved}}
+# what a new object starts as: live at once for a trusted bulk load (--approve), else waiting for review
+_CREATED_AS = {
+    True: {Institution: {"status": OnboardingStatus.approved}, Instrument: {"review_status": APPROVED},
+           Service: {"review_status": APPROVED}},
+    False: {Institution: {"status": OnboardingStatus.pending}, Instrument: {"review_status": SUBMITTED},
+            Service: {"review_status": SUBMITTED}},
+}
+IMPORTER = "目录导入"
 
 
 # the national record's fields: maintained outside the catalog file too, so a line without the key (every
@@ -99,14 +108,14 @@ def _instrument_values(data: InstrumentIn, stored: Instrument | None) -> dict[st
 
 
 def _upsert(session: Session, model: type[M], data: BaseModel | dict[str, Any],
-            extra: dict[str, Any]) -> tuple[M, str]:
+            extra: dict[str, Any], approve: bool = True) -> tuple[M, str]:
     values = (data if isinstance(data, dict) else data.model_dump()) | extra
     for key in _KEEP_WHEN_OMITTED:
         if key in values and values[key] is None:
             del values[key]
     obj = session.scalar(select(model).where(model.code == values["code"]))
     if obj is None:
-        obj = model(**(_CREATE_DEFAULTS.get(model, {}) | values))
+        obj = model(**(_CREATED_AS[approve][model] | values))
         session.add(obj)
         return obj, "created"
     return obj, "updated" if _assign(obj, values) else "unchanged"
@@ -125,12 +134,12 @@ def _parse(raw: str) -> CatalogLine:
         raise ValueError(describe_validation_error(exc)) from None
 
 
-def _write_line(session: Session, line: CatalogLine, report: ImportReport) -> None:
-    institution, inst_outcome = _upsert(session, Institution, line.institution, {})
+def _write_line(session: Session, line: CatalogLine, report: ImportReport, approve: bool = True) -> None:
+    institution, inst_outcome = _upsert(session, Institution, line.institution, {}, approve)
     session.flush()
     stored = session.scalar(select(Instrument).where(Instrument.code == line.instrument.code))
     instrument, instr_outcome = _upsert(session, Instrument, _instrument_values(line.instrument, stored),
-                                        {"institution_id": institution.id})
+                                        {"institution_id": institution.id}, approve)
     session.flush()
     if assign_platform_code(session, instrument, institution, line.instrument.platform_code) \
             and instr_outcome == "unchanged":
@@ -138,7 +147,7 @@ def _write_line(session: Session, line: CatalogLine, report: ImportReport) -> No
     outcomes = [("institution", institution.code, inst_outcome), ("instrument", instrument.code, instr_outcome)]
     touched: set[str] = set()
     for service_in in line.services:
-        _, outcome = _upsert(session, Service, service_in, {"instrument_id": instrument.id})
+        _, outcome = _upsert(session, Service, service_in, {"instrument_id": instrument.id}, approve)
         outcomes.append(("service", service_in.code, outcome))
         if outcome != "unchanged":
             touched.add(service_in.code)
@@ -149,6 +158,8 @@ def _write_line(session: Session, line: CatalogLine, report: ImportReport) -> No
         touched.update(session.scalars(select(Service.code).where(Service.instrument_id == instrument.id)))
     mark_stale(session, touched - report.changed_services)
     for entity, code, outcome in outcomes:
+        if outcome == "created":  # the audit log says how each object came in
+            record(session, entity, code, "imported_approved" if approve else "imported", None, actor_name=IMPORTER)
         # an institution repeats on each of its instruments' lines: count it once
         if (entity, code) not in report.seen:
             report.seen.add((entity, code))
@@ -162,8 +173,11 @@ def import_catalog(
     *,
     strict: bool = False,
     progress: Callable[[int], None] | None = None,
+    approve: bool = True,
 ) -> ImportReport:
-    """Upsert every good line; reject bad ones with their number and reason.
+    """Upsert every good line; reject bad ones with their number and reason. New objects are live at
+    once with approve=True (a trusted bulk load), else they wait for review (入网审核); existing
+    objects are updated in place either way (only platform admins import).
 
     With strict=True the caller must roll back when report.rejected is non-empty
     (this function never commits).
@@ -184,7 +198,7 @@ def import_catalog(
             continue  # nothing will be written; keep validating to list every bad line
         savepoint = session.begin_nested()
         try:
-            _write_line(session, parsed, report)
+            _write_line(session, parsed, report, approve)
         except AppError as exc:  # a rule that needs the database (a platform code already taken)
             savepoint.rollback()
             report.rejected.append(RejectedLine(line_no, f"instrument.platform_code: {exc.message}"))

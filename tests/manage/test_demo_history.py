@@ -1,0 +1,207 @@
+"""`flask data backfill-demo` on a slice of the demo catalog (12 instruments, the last two or three full
+months so that one two-month report period lies inside): what a person opening the demo would notice —
+sensor states for instruments with a sensor and none for those without, a busy and an idle instrument
+in the monthly figures, settled and rated orders whose visits the sensors saw, money that balances,
+an institution whose 自报 hours its sensors contradict, the idle report of the period, a second run
+that changes nothing, and a refusal outside demo mode or over real orders."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from core.db import unit_of_work
+from core.demo_history_cli import backfill_demo_command
+from core.models import (DeliveryMode, IdleReport, Instrument, InstrumentMonth, InstrumentStateInterval, Order,
+                         OrderEvent, OrderStatus, Rating, SelfReportedHours, Service)
+from core.models._types import local_today, utcnow
+from core.services.data.demo_history import SATURATED_HOURS_YEAR, Profile, plan_history, window_of
+from core.services.orders.ledger import ledger_problems
+from core.services.usage.states import as_utc
+from tests.conftest import ROOT, CliResult, build_app, cli, stop_app
+
+SLICE = 12
+# two months when the current month is odd (the two before it are a report period), else three
+MONTHS = 2 if local_today("Asia/Shanghai").month % 2 == 1 else 3
+
+
+def backfill(app: Flask, *args: str) -> CliResult:
+    result = app.test_cli_runner().invoke(backfill_demo_command, list(args))
+    return CliResult(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, CliResult]]:
+    app = build_app(tmp_path_factory.mktemp("demo-history"))
+    assert cli(app, "catalog", "import", "--approve", str(ROOT / "data" / "demo_catalog.jsonl")).exit_code == 0
+    result = backfill(app, "--instruments", str(SLICE), "--months", str(MONTHS))
+    yield app, result
+    stop_app(app)
+
+
+def session_of(app: Flask):  # type: ignore[no-untyped-def]
+    return unit_of_work(app.extensions["platform"].session_factory, write=False)
+
+
+def planned(app: Flask) -> list[Profile]:
+    """The slice's profiles as the run planned them (the plan is a pure function of catalog and seed)."""
+    settings = app.extensions["platform"].settings
+    with session_of(app) as session:
+        return plan_history(session, window_of(MONTHS, settings.orders.timezone, utcnow()), 1, SLICE)
+
+
+def test_the_run_says_what_it_made(demo: tuple[Flask, CliResult]) -> None:
+    _, result = demo
+    assert result.exit_code == 0, result.output
+    assert "闲置仪器通报" in result.output and "账目平衡" in result.output
+    assert "跳过" not in result.output  # no order the services refused
+
+
+def test_sensors_tell_states_and_instruments_without_one_have_none(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    profiles = planned(app)
+    window = window_of(MONTHS, app.extensions["platform"].settings.orders.timezone, utcnow())
+    with session_of(app) as session:
+        counts = dict(session.execute(select(InstrumentStateInterval.instrument_id, func.count())
+                                      .group_by(InstrumentStateInterval.instrument_id)).all())
+        sources = dict(session.execute(select(InstrumentMonth.instrument_id, InstrumentMonth.effective_source)
+                                       .where(InstrumentMonth.month == window.months[0])).all())
+        first = dict(session.execute(select(InstrumentStateInterval.instrument_id,
+                                            func.min(InstrumentStateInterval.start_at))
+                                     .group_by(InstrumentStateInterval.instrument_id)).all())
+    with_sensor = [p for p in profiles if p.sensor != "none"]
+    without = [p for p in profiles if p.sensor == "none"]
+    assert with_sensor and without
+    for p in with_sensor:
+        assert counts.get(p.instrument_id, 0) >= 1, p.code
+        assert as_utc(first[p.instrument_id]) < window.start  # from before the first month on
+    for p in without:
+        assert p.instrument_id not in counts, p.code
+        assert sources[p.instrument_id] == "self_report"  # its hours are the institution's own
+
+
+def test_a_busy_and_an_idle_instrument_in_the_monthly_figures(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    settings = app.extensions["platform"].settings
+    window = window_of(MONTHS, settings.orders.timezone, utcnow())
+    slice_ids = {p.instrument_id for p in planned(app)}
+    with session_of(app) as session:
+        rows = session.execute(select(InstrumentMonth.instrument_id, func.sum(InstrumentMonth.effective_hours),
+                                      func.sum(InstrumentMonth.quota_hours))
+                               .where(InstrumentMonth.month.in_(window.months))
+                               .group_by(InstrumentMonth.instrument_id)).all()
+    days = (window.end - window.start).days
+    figures = {iid: (effective, quota) for iid, effective, quota in rows if iid in slice_ids}
+    assert any(e >= SATURATED_HOURS_YEAR * days / 365 for e, _ in figures.values())
+    assert any(e < settings.data.idle_below_quota_share * q for e, q in figures.values())
+
+
+def test_orders_went_the_whole_way_and_the_money_balances(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    window = window_of(MONTHS, app.extensions["platform"].settings.orders.timezone, utcnow())
+    with session_of(app) as session:
+        orders = session.scalars(select(Order)).all()
+        settled = [o for o in orders if o.status == OrderStatus.settled]
+        assert len(settled) >= 5
+        assert session.scalar(select(func.count(Rating.id))) >= 1
+        assert ledger_problems(session) == []
+        for order in orders:  # the whole story lies in the simulated months, and the number carries its day
+            assert window.start <= as_utc(order.created_at) and as_utc(order.updated_at) < window.end
+            assert order.number[1:9] == f"{as_utc(order.created_at):%Y%m%d}"
+        events = session.scalars(select(OrderEvent.at)).all()
+        assert all(window.start <= as_utc(at) < window.end for at in events)
+        # a visit that was tested ran while the sensor watched: the instrument was on during its slot
+        booked = on = 0.0
+        for order in settled:
+            if order.mode != DeliveryMode.visit:
+                continue
+            start, end = as_utc(order.slot_start), as_utc(order.slot_end)
+            spans = session.execute(select(InstrumentStateInterval.start_at, InstrumentStateInterval.end_at).where(
+                InstrumentStateInterval.instrument_id == order.instrument_id, InstrumentStateInterval.state == "on",
+                InstrumentStateInterval.start_at < end, InstrumentStateInterval.end_at > start)).all()
+            if not session.scalar(select(func.count(InstrumentStateInterval.id)).where(
+                    InstrumentStateInterval.instrument_id == order.instrument_id)):
+                continue  # no sensor on that instrument
+            booked += (end - start).total_seconds()
+            on += sum((min(as_utc(b), end) - max(as_utc(a), start)).total_seconds() for a, b in spans)
+    assert booked > 0 and on / booked > 0.8
+
+
+def test_one_institution_reports_far_more_hours_than_its_sensors_saw(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    window = window_of(MONTHS, app.extensions["platform"].settings.orders.timezone, utcnow())
+    with session_of(app) as session:
+        rows = session.execute(
+            select(Instrument.institution_id, InstrumentMonth.on_hours, InstrumentMonth.self_reported_hours,
+                   InstrumentMonth.offline_hours + InstrumentMonth.unknown_hours)
+            .join(Instrument, Instrument.id == InstrumentMonth.instrument_id)
+            .where(InstrumentMonth.month.in_(window.months), InstrumentMonth.self_reported_hours.is_not(None))).all()
+        filed = session.scalar(select(func.count(SelfReportedHours.id)))
+    assert filed and rows
+    totals: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for institution, sensor, reported, unseen in rows:
+        if unseen < 0.05 * 24 * 28:  # months the sensor saw whole: the two figures are comparable
+            totals[institution][0] += sensor
+            totals[institution][1] += reported
+    disagreeing = [i for i, (sensor, reported) in totals.items() if abs(reported - sensor) > 0.2 * max(sensor, 1.0)]
+    assert len(disagreeing) == 1
+
+
+def test_the_idle_report_of_each_period_is_there(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    window = window_of(MONTHS, app.extensions["platform"].settings.orders.timezone, utcnow())
+    with session_of(app) as session:
+        reports = session.scalars(select(IdleReport).order_by(IdleReport.id)).all()
+    assert [(r.period_from, r.period_to) for r in reports] == window.periods() != []
+    assert all(r.generated_by == "定时任务" for r in reports)
+    assert any(row["idle"] for row in reports[-1].body["instruments"])
+
+
+def test_a_second_run_changes_nothing(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    with session_of(app) as session:
+        before = (session.scalar(select(func.count(Order.id))), session.scalar(select(func.count(InstrumentStateInterval.id))))
+    again = backfill(app, "--instruments", str(SLICE), "--months", str(MONTHS))
+    assert again.exit_code == 0 and "已经回填过" in again.output
+    with session_of(app) as session:
+        after = (session.scalar(select(func.count(Order.id))), session.scalar(select(func.count(InstrumentStateInterval.id))))
+    assert after == before
+
+
+def test_refused_outside_demo_mode(demo: tuple[Flask, CliResult]) -> None:
+    app, _ = demo
+    platform = app.extensions["platform"]
+    settings = platform.settings
+    platform.settings = replace(settings, demo_mode=False)
+    try:
+        result = backfill(app, "--force", "--instruments", "3", "--months", "1")
+    finally:
+        platform.settings = settings
+    assert result.exit_code == 1 and "演示模式" in result.output
+    with session_of(app) as session:
+        assert session.scalar(select(func.count(IdleReport.id))) >= 1  # nothing was removed
+
+
+def test_force_never_rebuilds_over_real_orders(demo: tuple[Flask, CliResult], tmp_path: Path) -> None:
+    """Run last: it adds an order of a real customer."""
+    from core.services.orders.lifecycle import NewOrder, create_order
+    from core.services.people.auth import demo_user
+    from core.services.people.company import update_company
+
+    app, _ = demo
+    platform = app.extensions["platform"]
+    with platform.transaction() as session:
+        customer = demo_user(session, "a-real-customer", "王经理", "enterprise", None)
+        update_company(session, customer, "重庆真实客户有限公司", "91500000MA5U7G2X39", "王经理", "13800000000")
+        code = session.scalar(select(Service.code).join(Order, Order.service_id == Service.id).limit(1))
+        create_order(session, customer, NewOrder(code, 1, "样品一份", DeliveryMode.mail,
+                                                 delivery_date=local_today(platform.settings.orders.timezone)
+                                                 + timedelta(days=3)), platform.settings)
+    result = backfill(app, "--force", "--instruments", str(SLICE), "--months", str(MONTHS))
+    assert result.exit_code == 1 and "不是演示历史生成的订单" in result.output
