@@ -41,3 +41,14 @@ def national_export_command(start: date, end: date, what: str, fmt: str, out: Pa
         click.echo(data, nl=False)  # bytes go to the binary stream as they are (the BOM included)
     kind = "台仪器" if what == "instruments" else "条服务记录"
     click.echo(f"已导出 {len(export.rows)} {kind}（{start} 至 {end}）{'到 ' + str(out) if out else ''}。", err=True)
+
+
+def _attach() -> None:
+    # the reports' commands live beside their own imports (core/report_cli.py, core/demo_history_cli.py)
+    from core.report_cli import idle_report_command, months_command
+
+    data_cli.add_command(idle_report_command)
+    data_cli.add_command(months_command)
+
+
+_attach()

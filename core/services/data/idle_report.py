@@ -11,7 +11,8 @@ pro-rated 定额 and these flags (docs/reports.md defines each):
   or nothing at all (its hours are then the institution's own, 自报, or unknown);
 - not_shared: not open to outside users.
 
-The first three make an instrument idle; the others are for the institution to act on. A report is
+The first three make an instrument idle; the others are for the institution to act on. Only
+instruments in the network are listed (approved in review, of an approved or suspended institution). A report is
 stored as an immutable snapshot (IdleReport); generating the same period again adds a version.
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from core.data_rules import DataRules
 from core.errors import BusinessRuleViolation, InvalidInput
-from core.models import IdleReport, Institution, Instrument, InstrumentMonth, Order
+from core.models import IdleReport, Institution, Instrument, InstrumentMonth, OnboardingStatus, Order
+from core.models.review import APPROVED
 from core.models._types import utcnow
 from core.services.catalog.classification import label
 from core.services.data.monthly_hours import months_of, refresh_months
@@ -39,6 +41,8 @@ FLAG_LABELS = {
 }
 SENSOR_LABELS = {"ok": "正常", "silent": "长时间无数据", "none": "未接入"}
 SCHEDULED_BY = "定时任务"
+# instruments in the network (入网): a draft or an institution still under review is not reported on
+ONBOARDED = (OnboardingStatus.approved, OnboardingStatus.suspended)
 
 
 def check_period(period_from: str, period_to: str, tz: str, now: datetime) -> list[str]:
@@ -79,7 +83,8 @@ def instrument_rows(session: Session, months: list[str], rules: DataRules, perio
     found = session.execute(
         select(Instrument, Institution, sums).join(Institution, Institution.id == Instrument.institution_id)
         .join(sums, sums.c.instrument_id == Instrument.id)
-        .where(Instrument.value_cny >= rules.idle_min_value_cny).order_by(Instrument.code)).all()
+        .where(Instrument.value_cny >= rules.idle_min_value_cny, Instrument.review_status == APPROVED,
+               Institution.status.in_(ONBOARDED)).order_by(Instrument.code)).all()
     candidates = [i.id for i, *_ in found]
     used: set[int] = set()
     for start in range(0, len(candidates), 500):
