@@ -80,6 +80,7 @@ def _fill(rule: str, side: str, numbers: dict[str, str], user_id: int) -> str:
     for name, value in EVALUATION.get(side, {}).items():
         path = path.replace(f"<int:{name}>", str(value))
     path = path.replace("<int:report_id>", str(IDLE_REPORT[side])).replace("<kind>", "xlsx")
+    path = path.replace("<int:revision_id>", "999999")
     if "<code>" in path:
         kind = "calendar" if rule.endswith("/calendar") else area or "instruments"
         path = path.replace("<code>", OBJECTS[side][kind])

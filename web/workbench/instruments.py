@@ -9,13 +9,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from core.errors import AppError, NotFound
-from core.models import OrderStatus
+from core.models import Instrument, OrderStatus, Role
 from core.models._types import utcnow
+from core.models.review import APPROVED
 from core.report_storage import LocalReportStorage
 from core.services.catalog.instrument_photos import PHOTO_MAX_BYTES, photo_of, photos_dir, store_photo
 from core.services.catalog.record_fields import record_rows
+from core.services.catalog.review import STATUS_LABELS as REVIEW_LABELS
 from core.services.orders.lifecycle import STATUS_LABELS
 from core.services.usage.hours import STATES, MonthUsage, month_usage, parse_month
 from core.services.usage.timeline import DayBands, InstrumentNow, instruments_now, recent_bands, viewable_instrument
@@ -71,7 +74,10 @@ def instruments():  # type: ignore[no-untyped-def]
     now = utcnow()
     with platform().transaction(write=False) as session:
         items = instruments_now(session, platform().redis, g.user.institution_id)
-    return render_template("workbench/instruments.html", rows=[_row(i, now) for i in items], labels=STATE_LABELS)
+        review = dict(session.execute(select(Instrument.code, Instrument.review_status).where(
+            Instrument.institution_id == g.user.institution_id, Instrument.review_status != APPROVED)).all())
+    return render_template("workbench/instruments.html", rows=[_row(i, now) for i in items], labels=STATE_LABELS,
+                           review=review, review_labels=REVIEW_LABELS, may_submit=g.user.role == Role.institution_admin)
 
 
 def _hours_from_midnight(moment: datetime, day: DayBands) -> float:

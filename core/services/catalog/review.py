@@ -27,7 +27,8 @@ STATUS_LABELS = {DRAFT: "草稿", SUBMITTED: "待审核", NEEDS_CHANGES: "待修
                  "suspended": "已暂停"}
 ACTION_LABELS = {"submitted": "提交审核", "approved": "审核通过", "rejected": "驳回（退回草稿）",
                  "needs_changes": "要求修改", "revision_submitted": "提交修改", "revision_approved": "修改通过",
-                 "revision_rejected": "修改驳回", "imported": "导入（待审核）", "imported_approved": "批量导入并直接通过"}
+                 "revision_rejected": "修改驳回", "imported": "导入（待审核）", "imported_approved": "批量导入并直接通过",
+                 "drafted": "新建草稿"}
 # the institution's status values that mean the same as the others' review status
 _INSTITUTION = {DRAFT: OnboardingStatus.draft, SUBMITTED: OnboardingStatus.pending,
                 NEEDS_CHANGES: OnboardingStatus.needs_changes, APPROVED: OnboardingStatus.approved}
