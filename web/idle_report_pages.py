@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, abort, g, request
+from sqlalchemy.orm import Session
 
 from core.models import IdleReport
 from core.services.data.idle_report import FLAG_LABELS, IDLE_FLAGS, SENSOR_LABELS
-from core.services.data.idle_reports import report_file
+from core.services.data.idle_reports import report_file, reports, view_of
 
 BAR = 40
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
@@ -57,3 +58,24 @@ def file_response(report: IdleReport, view: dict[str, Any], kind: str, tz: str) 
     name = f"idle-report-{report.period_from}-{report.period_to}-v{report.version}.{kind}"
     return Response(report_file(report, view, kind, tz), mimetype=MEDIA[kind],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def chosen_report(session: Session) -> tuple[list[IdleReport], IdleReport | None, dict[str, Any] | None]:
+    """The stored reports, the one asked for (?report=ID, else the latest; 404 if unknown) and the
+    signed-in user's view of it."""
+    stored = reports(session)
+    chosen = stored[0] if stored else None
+    wanted = request.args.get("report", type=int)
+    if wanted is not None:
+        chosen = session.get(IdleReport, wanted)
+        if chosen is None:
+            abort(404)
+    return stored, chosen, view_of(session, g.user, chosen) if chosen else None
+
+
+def download(session: Session, report_id: int, kind: str, tz: str) -> Response:
+    """A report as XLSX or PDF, as much of it as the signed-in user may read."""
+    report = session.get(IdleReport, report_id)
+    if kind not in MEDIA or report is None:
+        abort(404)
+    return file_response(report, view_of(session, g.user, report), kind, tz)

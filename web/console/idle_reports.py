@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
 from core.errors import AppError
-from core.models import IdleReport
 from core.models._types import local_today
 from core.services.data import idle_report, idle_reports
 from web.console.blueprint import console_bp
 from web.console.form_once import once
-from web.idle_report_pages import MEDIA, file_response, page_context
+from web.idle_report_pages import chosen_report, download, page_context
 from web.session import ADMIN_ROLES, platform, requires
 
 def default_period(today: date) -> tuple[str, str]:
@@ -31,14 +30,7 @@ def idle_reports_page():  # type: ignore[no-untyped-def]
     p = platform()
     tz = p.settings.orders.timezone
     with p.transaction(write=False) as session:
-        stored = idle_reports.reports(session)
-        chosen = stored[0] if stored else None
-        wanted = request.args.get("report", type=int)
-        if wanted is not None:
-            chosen = session.get(IdleReport, wanted)
-            if chosen is None:
-                abort(404)
-        view = idle_reports.view_of(session, g.user, chosen) if chosen else None
+        stored, chosen, view = chosen_report(session)
         listing = [(r, r.body["totals"]["idle"], r.body["totals"]["idle_value_cny"]) for r in stored]
     start, end = default_period(local_today(tz))
     return render_template("console/idle_reports.html", reports=listing, chosen=chosen, start=start, end=end,
@@ -68,11 +60,6 @@ def generate_idle_report():  # type: ignore[no-untyped-def]
 @console_bp.get("/idle-reports/<int:report_id>.<kind>")
 @requires(*ADMIN_ROLES)
 def idle_report_file(report_id: int, kind: str):  # type: ignore[no-untyped-def]
-    if kind not in MEDIA:
-        abort(404)
     p = platform()
     with p.transaction(write=False) as session:
-        report = session.get(IdleReport, report_id)
-        if report is None:
-            abort(404)
-        return file_response(report, idle_reports.view_of(session, g.user, report), kind, p.settings.orders.timezone)
+        return download(session, report_id, kind, p.settings.orders.timezone)

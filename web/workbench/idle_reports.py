@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.errors import AppError
-from core.models import IdleReport, Instrument, Role
-from core.services.data import idle_reports, self_reports
-from web.idle_report_pages import MEDIA, file_response, page_context
+from core.models import Instrument, Role
+from core.services.data import self_reports
+from web.idle_report_pages import chosen_report, download, page_context
 from web.session import LAB_ROLES, platform, requires
 from web.workbench.blueprint import workbench_bp
 
@@ -19,14 +19,7 @@ from web.workbench.blueprint import workbench_bp
 @requires(*LAB_ROLES)
 def idle_reports_page():  # type: ignore[no-untyped-def]
     with platform().transaction(write=False) as session:
-        stored = idle_reports.reports(session)
-        chosen = stored[0] if stored else None
-        wanted = request.args.get("report", type=int)
-        if wanted is not None:
-            chosen = session.get(IdleReport, wanted)
-            if chosen is None:
-                abort(404)
-        view = idle_reports.view_of(session, g.user, chosen) if chosen else None
+        stored, chosen, view = chosen_report(session)
         instruments = list(session.scalars(select(Instrument).where(
             Instrument.institution_id == g.user.institution_id).order_by(Instrument.code)))
         reported = self_reports.reports_of(session, g.user.institution_id)
@@ -52,11 +45,6 @@ def report_hours():  # type: ignore[no-untyped-def]
 @workbench_bp.get("/idle-reports/<int:report_id>.<kind>")
 @requires(*LAB_ROLES)
 def idle_report_file(report_id: int, kind: str) -> Any:
-    if kind not in MEDIA:
-        abort(404)
     p = platform()
     with p.transaction(write=False) as session:
-        report = session.get(IdleReport, report_id)
-        if report is None:
-            abort(404)
-        return file_response(report, idle_reports.view_of(session, g.user, report), kind, p.settings.orders.timezone)
+        return download(session, report_id, kind, p.settings.orders.timezone)
