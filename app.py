@@ -23,6 +23,7 @@ from core.platform import Platform
 from core.services.orders.ratings import rating_signals
 from core.services.catalog.synonyms import all_synonyms
 from iot.cli import iot_cli
+from iot.demo_history_cli import backfill_demo_command
 from search_index.builder import sync_changes
 from search_index.cli import search_cli
 from search_index.encoders import load_encoder, pin_threads
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for group in (db_cli, users_cli, catalog_cli, search_cli, bot_cli, orders_cli, iot_cli):
         app.cli.add_command(group)
+    data_cli.add_command(backfill_demo_command)  # in iot/: it replays sensor history through the tracker
     app.cli.add_command(data_cli)
     app.cli.add_command(serve)
     app.cli.add_command(worker)

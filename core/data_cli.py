@@ -44,7 +44,7 @@ def national_export_command(start: date, end: date, what: str, fmt: str, out: Pa
 
 
 def _attach() -> None:
-    # the reports' commands live beside their own imports (core/report_cli.py, core/demo_history_cli.py)
+    # the reports' commands live beside their own imports (core/report_cli.py); app.py adds backfill-demo (iot/)
     from core.report_cli import idle_report_command, months_command
 
     data_cli.add_command(idle_report_command)
