@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.data_rules import DataRules
 from core.models import Institution, Instrument, InstrumentMonth, OnboardingStatus, UnmetDemand, VoucherRedemption
 from core.models._types import utcnow
+from core.models.review import APPROVED
 from core.services.catalog.classification import MAJOR
 from core.services.data.monthly_hours import last_full_months
 
@@ -100,7 +101,8 @@ def province_view(session: Session, rules: DataRules, tz: str, now: datetime | N
     by_class_city, cities = stock(session)
     registered = session.scalar(select(func.count(Instrument.id))) or 0
     onboarded = session.scalar(select(func.count(Instrument.id)).join(Institution, Institution.id == Instrument.institution_id)
-                               .where(Institution.status == OnboardingStatus.approved)) or 0
+                               .where(Institution.status == OnboardingStatus.approved,
+                                      Instrument.review_status == APPROVED)) or 0
     window = months + [f"{now.astimezone(zone):%Y-%m}"]
     vouchers = [(at, fen) for at, fen in session.execute(
         select(VoucherRedemption.closed_at, VoucherRedemption.consumed_cents)
