@@ -6,6 +6,7 @@ tracker's replay (core's services take it as an argument and never import iot); 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from contextlib import contextmanager
 from functools import partial
 from typing import Iterator
@@ -16,9 +17,11 @@ from flask.cli import with_appcontext
 
 from core.cli_group import CommandFailed
 from core.errors import AppError
+from core.evaluation_rules import GRADE_LABELS
 from core.report_storage import LocalReportStorage
 from core.services.data.demo_backfill import BackfillSummary, UnbalancedHistory, backfill
 from core.services.data.demo_history import SATURATED_HOURS_YEAR, Progress
+from core.services.data.demo_round import DemoRoundSummary
 from iot.history_replay import replay_history
 from iot.rules import rules_from_settings
 
@@ -32,6 +35,20 @@ OUTCOME_LABELS = {"settled": "已结算", "auto": "自动确认后结算", "disp
 def _bar(label: str, total: int) -> Iterator[Progress]:
     with click.progressbar(length=max(1, total), label=label, show_eta=True) as bar:
         yield bar
+
+
+def _evaluation_line(e: DemoRoundSummary) -> str:
+    if e.skipped or not e.institutions:
+        line = e.skipped or "没有可参评的机构，未建演示评价。"
+    else:
+        grades = Counter(GRADE_LABELS[grade] for _, _, _, grade, _ in e.institutions)
+        line = (f"{e.year} 年度评价已发布：{len(e.institutions)} 家机构（"
+                + "，".join(f"{k} {v}" for k, v in grades.items()) + f"），{e.experts} 位专家评分签名"
+                + (f"（回避 {e.conflicts} 项）" if e.conflicts else "")
+                + f"，补助 ¥{sum(fen for *_, fen in e.institutions) / 100:,.2f}"
+                + (f"；{e.flagged} 自评机时与平台监测差距超过阈值" if e.flagged else "") + "。")
+    waiting = sum(1 for _, status, _ in e.purchases if status == "submitted")
+    return line + f"新购查重申请 {len(e.purchases)} 个，其中待专家评议 {waiting} 个（专家账号 expert1–expert5，密码 demo-expert-2026）。"
 
 
 def _report(summary: BackfillSummary, seconds: float) -> None:
@@ -58,6 +75,8 @@ def _report(summary: BackfillSummary, seconds: float) -> None:
                    "演示目录请用 flask catalog import --approve 导入。")
     for period_from, period_to, listed, idle in summary.idle_reports:
         click.echo(f"闲置仪器通报 {period_from} 至 {period_to}：列入 {listed} 台，其中闲置 {idle} 台。")
+    if summary.evaluation is not None:
+        click.echo(_evaluation_line(summary.evaluation))
     click.echo(f"有效机时达 {SATURATED_HOURS_YEAR:g} 小时/年的仪器 {len(summary.saturated)} 台，"
                f"模拟期内零机时 {len(summary.zero_hours)} 台；账目平衡。用时 {seconds:.0f} 秒。")
 
@@ -76,7 +95,8 @@ def backfill_demo(months: int, seed: int, instruments: int | None, force: bool) 
         with platform.transaction() as session:
             summary = backfill(session, settings, months=months, seed=seed, instruments=instruments, force=force,
                                sensor_replay=partial(replay_history, rules=rules_from_settings(platform)),
-                               storage=LocalReportStorage(settings.reports_dir), progress=_bar)
+                               storage=LocalReportStorage(settings.reports_dir), progress=_bar,
+                               encoder=lambda: current_app.extensions["search"].encoder)
     except AppError as exc:
         raise CommandFailed(exc.message) from None
     except UnbalancedHistory as exc:  # loud: exit 1 with what does not add up (nothing was committed)

@@ -18,9 +18,12 @@ from sqlalchemy.orm import Session
 
 from core.db import unit_of_work
 from iot.demo_history_cli import backfill_demo_command
-from core.models import (DeliveryMode, IdleReport, Instrument, InstrumentMonth, InstrumentStateInterval, Order,
-                         OrderEvent, OrderStatus, Rating, SelfReportedHours, Service)
+from core.models import (DeliveryMode, EvaluationAssignment, EvaluationEntry, EvaluationRound, IdleReport, Instrument,
+                         InstrumentMonth, InstrumentStateInterval, Order, OrderEvent, OrderStatus, PurchaseRequest,
+                         Rating, Role, SelfReportedHours, Service, User)
 from core.models._types import local_today, utcnow
+from core.services.data.evaluation_indicators import measure
+from core.services.data.evaluation_self_reports import gaps, self_report_of
 from core.services.data.demo_history import SATURATED_HOURS_YEAR, Profile, plan_history, window_of
 from core.services.orders.ledger import ledger_problems
 from core.services.usage.states import as_utc
@@ -38,7 +41,10 @@ def backfill(app: Flask, *args: str) -> CliResult:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, CliResult]]:
-    app = build_app(tmp_path_factory.mktemp("demo-history"))
+    # a slice of two or three months measures little of the year: a low pass mark lets some institutions
+    # pass (and share the subsidy) without changing how the round is made
+    app = build_app(tmp_path_factory.mktemp("demo-history"), EVALUATION_GRADE_PASS="30", EVALUATION_GRADE_GOOD="40",
+                    EVALUATION_GRADE_EXCELLENT="50")
     assert cli(app, "catalog", "import", "--approve", str(ROOT / "data" / "demo_catalog.jsonl")).exit_code == 0
     result = backfill(app, "--instruments", str(SLICE), "--months", str(MONTHS))
     yield app, result
@@ -163,6 +169,44 @@ def test_the_idle_report_of_each_period_is_there(demo: tuple[Flask, CliResult]) 
     assert any(row["idle"] for row in reports[-1].body["instruments"])
 
 
+def test_a_published_round_and_two_purchase_checks(demo: tuple[Flask, CliResult]) -> None:
+    """The last step: a finished evaluation round whose subsidies add up to the budget, the disagreeing
+    institution's self-report flagged, one purchase check concluded and one waiting for an expert."""
+    app, result = demo
+    settings = app.extensions["platform"].settings
+    low = {p.institution_id for p in planned(app) if p.usage == "low"}
+    assert "年度评价已发布" in result.output
+    with session_of(app) as session:
+        rounds = session.scalars(select(EvaluationRound)).all()
+        assert [r.status for r in rounds] == ["published"]
+        round_ = rounds[0]
+        entries = session.scalars(select(EvaluationEntry).where(EvaluationEntry.round_id == round_.id)).all()
+        assert len(entries) >= 5
+        assert all(e.total is not None and e.grade and e.status == "published" for e in entries)
+        assert sum(e.subsidy_fen or 0 for e in entries) == round_.budget_fen == 100_000_000
+        assert len(low) == 1 and low <= {e.institution_id for e in entries}
+        flagged = {}
+        for entry in entries:
+            report = self_report_of(session, round_.id, entry.institution_id)
+            assert report is not None and report.attachments
+            hours = gaps(report, measure(session, entry.institution_id, round_.year, settings.orders.timezone),
+                         round_.rules["gap_threshold"])[0]
+            flagged[entry.institution_id] = hours.flagged and (hours.gap is None or hours.gap > 0.2)
+        assert {i for i, f in flagged.items() if f} == low
+        # five experts signed; the one working at a participating institution was kept off it (回避)
+        pairs = session.execute(select(EvaluationAssignment.expert_id, EvaluationAssignment.institution_id,
+                                       EvaluationAssignment.signed_at)
+                                .where(EvaluationAssignment.round_id == round_.id)).all()
+        homes = dict(session.execute(select(User.id, User.institution_id).where(User.role == Role.expert)).all())
+        assert len({x for x, _, _ in pairs}) == 5 and all(at is not None for *_, at in pairs)
+        assert len(pairs) == 5 * len(entries) - 1 and all(homes[x] != i for x, i, _ in pairs)
+        requests = session.scalars(select(PurchaseRequest).order_by(PurchaseRequest.id)).all()
+    assert sorted(r.status for r in requests) == ["concluded", "submitted"]
+    concluded = next(r for r in requests if r.status == "concluded")
+    assert concluded.conclusion and concluded.conclusion_comment and concluded.price_fen >= 50_000_000
+    assert all(len(r.quotations) == 3 for r in requests)
+
+
 def test_a_second_run_changes_nothing(demo: tuple[Flask, CliResult]) -> None:
     app, _ = demo
     with session_of(app) as session:
@@ -185,7 +229,9 @@ def test_force_rebuilds_the_same_history(demo: tuple[Flask, CliResult]) -> None:
                     session.scalar(select(func.count(InstrumentStateInterval.id))),
                     session.scalar(select(func.count(IdleReport.id))),
                     session.scalar(select(func.sum(InstrumentMonth.effective_hours))),
-                    sorted(session.scalars(select(Order.total_cents))))
+                    sorted(session.scalars(select(Order.total_cents))),
+                    session.scalar(select(func.count(EvaluationRound.id))),  # the round made again, not a second
+                    sorted(session.scalars(select(PurchaseRequest.status))))
 
     before = figures()
     again = backfill(app, "--force", "--instruments", str(SLICE), "--months", str(MONTHS))

@@ -30,6 +30,7 @@ from core.services.data.demo_history import (DAY, DEMO_OPENID, SATURATED_HOURS_Y
                                              SensorReplay, Window, institution_admin, plan_history, window_of)
 from core.services.data.demo_order_run import CUSTOMER_CITIES, run_orders
 from core.services.data.demo_orders import plan_orders
+from core.services.data.demo_round import DemoRoundSummary, EncoderFactory, demo_round_and_check, forget_demo_round
 from core.services.data.monthly_hours import refresh_months
 from core.services.data.self_reports import report_hours
 from core.services.orders.ledger import ledger_problems
@@ -57,6 +58,7 @@ class BackfillSummary:
     idle_reports: list[tuple[str, str, int, int]] = field(default_factory=list)  # from, to, listed, idle
     saturated: list[str] = field(default_factory=list)  # codes at ≥ 1,300 h a year of 有效机时
     zero_hours: list[str] = field(default_factory=list)  # codes with no 有效机时 in the window
+    evaluation: DemoRoundSummary | None = None  # the published round and the purchase checks
 
 
 def _demo_orders(session: Session) -> Sequence[int]:
@@ -88,6 +90,7 @@ def forget_demo_history(session: Session, window: Window) -> None:
     if real:
         raise BusinessRuleViolation(f"平台上有 {real} 个不是演示历史生成的订单，--force 不会覆盖真实数据。"
                                     "请在全新的演示数据库上重建（make clean 后 make demo）。", code="real_orders")
+    forget_demo_round(session)
     for ids in _chunks(demo):
         transactions = select(LedgerTransaction.id).where(LedgerTransaction.order_id.in_(ids))
         session.execute(delete(LedgerPosting).where(LedgerPosting.transaction_id.in_(transactions)))
@@ -169,8 +172,9 @@ def _figures(session: Session, summary: BackfillSummary, profiles: Sequence[Prof
 
 def backfill(session: Session, settings: Settings, *, months: int = 12, seed: int = 1, instruments: int | None = None,
              force: bool = False, sensor_replay: SensorReplay, storage: ReportStorage, progress: ProgressFactory,
-             now: datetime | None = None) -> BackfillSummary:
-    """Simulate the last `months` full months for the catalog (or a seeded slice of `instruments`)."""
+             encoder: EncoderFactory, now: datetime | None = None) -> BackfillSummary:
+    """Simulate the last `months` full months for the catalog (or a seeded slice of `instruments`), then
+    a published evaluation round and two purchase checks (`encoder` gives the search model's encoder)."""
     if not settings.demo_mode:
         raise BusinessRuleViolation("只有演示模式（DEMO_MODE=1）才能回填演示历史：它会写入模拟的传感器记录、订单和报告，"
                                     "不能出现在真实平台上。", code="demo_mode_off")
@@ -204,6 +208,9 @@ def backfill(session: Session, settings: Settings, *, months: int = 12, seed: in
     summary.idle_reports = [(r.period_from, r.period_to, r.body["totals"]["listed"], r.body["totals"]["idle"])
                             for r in reports]
     _figures(session, summary, profiles)
+    with progress("年度评价与新购查重", 1) as bar:
+        summary.evaluation = demo_round_and_check(session, settings, window, profiles, seed, encoder, now)
+        bar.update(1)
     problems = ledger_problems(session)
     if problems:  # never commit money that does not add up: the whole history is rolled back
         raise UnbalancedHistory("演示历史的账目不平，已全部回滚：" + "; ".join(problems[:10]))
