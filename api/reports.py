@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import signed_in_user
 from api.openapi import documented
+from api.order_schemas import Strict
 from api.order_views import platform
 from api.validation import parse_json_body, parse_query
 from core.errors import NotFound
@@ -19,11 +20,7 @@ from core.services.people.authz import require_role
 reports_bp = Blueprint("reports", __name__, url_prefix="/api/v1/admin/reports")
 
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"  # YYYY-MM in PLATFORM_TIMEZONE
-MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+MEDIA = idle_reports.MEDIA_TYPES
 
 
 class IdleQuery(Strict):

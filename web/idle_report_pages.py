@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from core.models import IdleReport
 from core.services.data.idle_report import FLAG_LABELS, IDLE_FLAGS, SENSOR_LABELS
-from core.services.data.idle_reports import report_file, reports, view_of
+from core.services.data.idle_reports import MEDIA_TYPES, report_file, reports, view_of
 
 BAR = 40
-MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
+MEDIA = MEDIA_TYPES
 
 
 def _wan(cny: float) -> float:

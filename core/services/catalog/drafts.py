@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
@@ -52,7 +52,7 @@ def _field(parse: Any, field: str, *args: Any) -> Any:
 def _next_code(session: Session, model: Any, prefix: str) -> str:
     """prefix + the next free number: codes of one institution stay readable (T-CQ-FOOD-0004, …-S012)."""
     taken = set(session.scalars(select(model.code).where(model.code.like(f"{prefix}%"))))
-    n = (session.scalar(select(func.count()).select_from(model).where(model.code.like(f"{prefix}%"))) or 0) + 1
+    n = len(taken) + 1
     while f"{prefix}{n:04d}" in taken:
         n += 1
     return f"{prefix}{n:04d}"

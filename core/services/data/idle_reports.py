@@ -15,6 +15,8 @@ from core.services.people.authz import require_role
 from core.services.people.notifications import notify, shown_time
 
 READERS = (Role.platform_admin, Role.institution_admin, Role.lab_staff)
+# the files a report comes as, by extension
+MEDIA_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
 
 
 def reports(session: Session, limit: int = 50) -> list[IdleReport]:

@@ -26,8 +26,8 @@ def report_hours(session: Session, actor: User | None, instrument_code: str, mon
     lo, hi = month_bounds(month, tz)
     if hi > (now or utcnow()):
         raise BusinessRuleViolation(f"{month} 尚未结束，月底后再填报。", code="month_not_over")
-    try:
-        value = float(hours) if not isinstance(hours, bool) else math.nan  # type: ignore[arg-type]
+    try:  # a form's text or a number; True is not an amount
+        value = math.nan if isinstance(hours, bool) else float(hours)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         value = math.nan
     limit = (hi - lo).total_seconds() / 3600
